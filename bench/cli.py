@@ -1,0 +1,157 @@
+"""The ``fmbench`` command: one small class per subcommand; main parses and delegates.
+
+Exit codes: 0 ok, 1 internal failure (or a failed check), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from bench.errors import BenchError
+
+
+class Command:
+    name = ""
+    help = ""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        raise NotImplementedError
+
+    def run(self, args: argparse.Namespace) -> int:
+        raise NotImplementedError
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be integers, got {text!r}") from None
+
+
+class RunCommand(Command):
+    name = "run"
+    help = "run a study: train and evaluate models over seeds, write result files"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--profile", default="smoke", help="smoke, quick or reference (default: smoke)")
+        seeds = parser.add_mutually_exclusive_group()
+        seeds.add_argument("--seeds", type=_seed_list, nargs="+", help="seeds, e.g. --seeds 0 1 2 or 0,1,2")
+        seeds.add_argument("--n-seeds", type=int, help="use seeds 0..N-1 (default 1)")
+        parser.add_argument("--models", nargs="+", default=["baseline", "tuned"], help="baseline and/or tuned")
+        parser.add_argument("--out", type=Path, default=None, help="results folder (default results/<profile>)")
+        parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
+        parser.add_argument("--config", type=Path, default=None, help="TOML file overriding profile fields")
+        parser.add_argument("--epochs", type=int, default=None, help="override the baseline's epochs")
+        parser.add_argument("--tune-per-seed", action="store_true", help="repeat the grid search for each seed")
+        parser.add_argument("--name", default="", help="study name (default: the --out folder's name)")
+
+    def run(self, args):
+        from bench import profiles
+        from bench.progress import Progress
+        from bench.runner import StudyConfig, run_study
+
+        overrides = {"baseline_epochs": args.epochs} if args.epochs is not None else None
+        profile = profiles.resolve(args.profile, args.config, overrides)
+        seeds = self._seeds(args)
+        for model in args.models:
+            if model not in profiles.MODELS:
+                raise BenchError(f"unknown model {model!r}", fix=f"choose from {', '.join(profiles.MODELS)}")
+        out = args.out or Path("results") / profile.name
+        config = StudyConfig(profile=profile, seeds=seeds, models=list(dict.fromkeys(args.models)), out=out,
+                             data_dir=args.data_dir, tune_per_seed=args.tune_per_seed, study=args.name,
+                             command=sys.argv[1:])
+        _, failed = run_study(config, Progress(args.quiet))
+        if failed:
+            print(f"fmbench run: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1 if failed else 0
+
+    @staticmethod
+    def _seeds(args) -> list[int]:
+        if args.seeds:
+            seeds = [s for group in args.seeds for s in group]
+        else:
+            n = 1 if args.n_seeds is None else args.n_seeds
+            if n < 1:
+                raise BenchError("--n-seeds must be at least 1", value=n)
+            seeds = list(range(n))
+        if len(set(seeds)) != len(seeds):
+            raise BenchError("--seeds lists a seed twice", value=seeds)
+        if any(s < 0 for s in seeds):
+            raise BenchError("--seeds must be non-negative integers", value=seeds)
+        return seeds
+
+
+class DataCommand(Command):
+    name = "data"
+    help = "print the dataset summary: counts, shapes, class balance, pixel statistics, source"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
+        parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    def run(self, args):
+        from bench.data import load_dataset, summarize
+
+        summary = summarize(load_dataset(args.data_dir))
+        print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
+        return 0
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"Fashion-MNIST from {summary['location']} ({summary['source']})", f"digest {summary['digest']}"]
+    for part in ("train", "test"):
+        info, px = summary[part], summary[part]["pixels"]
+        shape = "x".join(str(d) for d in info["shape"][1:])
+        lines.append(f"{part:5s}: {info['count']} images of {shape}, pixel mean {px['mean']:.2f} std {px['std']:.2f} "
+                     f"(scaled {px['mean_scaled']:.4f} / {px['std_scaled']:.4f}), range {px['min']}-{px['max']}")
+    lines.append("class balance (train / test):")
+    for name, n_train, n_test in zip(summary["class_names"], summary["train"]["class_counts"],
+                                     summary["test"]["class_counts"], strict=True):
+        lines.append(f"  {name:12s} {n_train:6d} / {n_test:5d}")
+    return "\n".join(lines)
+
+
+COMMANDS: list[Command] = [RunCommand(), DataCommand()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fmbench", description="Benchmark and report on Fashion-MNIST classifiers.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or chatter (for CI)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        child = sub.add_parser(command.name, help=command.help, description=command.help)
+        child.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                           help="no progress bars or chatter (for CI)")
+        command.add_arguments(child)
+        child.set_defaults(handler=command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ chatter is not for users
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler.run(args)
+    except BenchError as exc:
+        if args.debug:
+            raise
+        print(f"fmbench {args.command}: error: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"fmbench {args.command}: interrupted; results already written are kept", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"fmbench {args.command}: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
+              "the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Fashion-MNIST loading: IDX parsing with checks, source resolution, splits, summary.
+
+Pixels stay uint8 here; models scale them to float32 in [0, 1] batch by batch
+(a Rescaling layer), so the whole set is never copied to float.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from bench.errors import BenchError
+
+CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+N_CLASSES = len(CLASS_NAMES)
+IMAGE_SHAPE = (28, 28)
+FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+# IDX magic: two zero bytes, type code 0x08 (unsigned byte), number of dimensions.
+MAGIC_IMAGES = 0x00000803
+MAGIC_LABELS = 0x00000801
+ENV_VAR = "FMBENCH_DATA_DIR"
+KERAS_CACHE = Path.home() / ".keras" / "datasets" / "fashion-mnist"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The four arrays (uint8), where they came from and a digest of their bytes."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    location: str
+    source: str  # "explicit", "environment", "keras-cache" or "download"
+    digest: str
+    load_seconds: float
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training, validation and test arrays for one run (images uint8)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _decompressed_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise BenchError(f"data file missing: {path}",
+                         fix=f"point --data-dir or {ENV_VAR} at a folder holding {', '.join(FILES.values())}")
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BenchError(
+            f"data file {path} is not a readable gzip file ({exc})", fix="replace it with an intact copy"
+        ) from exc
+
+
+def parse_idx(raw: bytes, path: Path, magic: int, n_dims: int) -> np.ndarray:
+    """Return the uint8 array of one IDX file, checking magic, shape and length."""
+    header = 4 + 4 * n_dims
+    if len(raw) < header:
+        raise BenchError(f"data file {path} is truncated: {len(raw)} bytes, shorter than its {header}-byte header")
+    (found,) = struct.unpack(">I", raw[:4])
+    if found != magic:
+        raise BenchError(
+            f"data file {path} has the wrong IDX magic number", value=hex(found), fix=f"expected {hex(magic)}"
+        )
+    shape = struct.unpack(f">{n_dims}I", raw[4:header])
+    if n_dims == 3 and shape[1:] != IMAGE_SHAPE:
+        raise BenchError(f"data file {path} holds images of shape {shape[1:]}", fix="expected 28x28")
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise BenchError(
+            f"data file {path} has {len(raw)} bytes but its header {shape} implies {expected}",
+            fix="the file is truncated or padded; replace it",
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _check_labels(labels: np.ndarray, images: np.ndarray, path: Path) -> None:
+    if labels.shape[0] != images.shape[0]:
+        raise BenchError(f"data file {path} has {labels.shape[0]} labels for {images.shape[0]} images")
+    bad = np.flatnonzero(labels >= N_CLASSES)
+    if bad.size:
+        raise BenchError(
+            f"data file {path} has label {int(labels[bad[0]])} at index {int(bad[0])}", fix="labels must be 0-9"
+        )
+
+
+def read_folder(folder: Path) -> tuple[dict[str, np.ndarray], str]:
+    """Read the four IDX files of a folder; return arrays and a digest of their bytes."""
+    arrays: dict[str, np.ndarray] = {}
+    digest = hashlib.sha256()
+    for key, name in FILES.items():
+        path = folder / name
+        raw = _decompressed_bytes(path)
+        digest.update(hashlib.sha256(raw).digest())
+        is_images = key.startswith("x_")
+        arrays[key] = parse_idx(raw, path, MAGIC_IMAGES if is_images else MAGIC_LABELS, 3 if is_images else 1)
+    for part in ("train", "test"):
+        _check_labels(arrays[f"y_{part}"], arrays[f"x_{part}"], folder / FILES[f"y_{part}"])
+    return arrays, digest.hexdigest()
+
+
+def resolve_folder(data_dir: str | os.PathLike | None) -> tuple[Path, str]:
+    """Pick the folder to read: explicit, then the environment, then Keras' cache, else download."""
+    if data_dir:
+        return Path(data_dir), "explicit"
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]), "environment"
+    if all((KERAS_CACHE / name).is_file() for name in FILES.values()):
+        return KERAS_CACHE, "keras-cache"
+    return _download_to_cache(), "download"
+
+
+def _download_to_cache() -> Path:
+    import keras  # imported late: only a real user without a local copy pays for it
+
+    try:
+        keras.datasets.fashion_mnist.load_data()
+    except Exception as exc:  # network errors come in many types
+        raise BenchError(
+            f"could not download Fashion-MNIST through Keras ({exc})",
+            fix=f"pass --data-dir or set {ENV_VAR} to a folder holding the four .gz files",
+        ) from exc
+    return KERAS_CACHE
+
+
+def load_dataset(data_dir: str | os.PathLike | None = None) -> Dataset:
+    """Load Fashion-MNIST as uint8 arrays from the resolved folder."""
+    start = time.perf_counter()
+    folder, source = resolve_folder(data_dir)
+    if not folder.is_dir():
+        raise BenchError(f"data folder does not exist: {folder}", fix=f"check --data-dir or {ENV_VAR}")
+    arrays, digest = read_folder(folder)
+    return Dataset(**arrays, location=str(folder.resolve()), source=source, digest=digest,
+                   load_seconds=time.perf_counter() - start)
+
+
+def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A class-balanced subset of ``size`` items (all of them when size is None or too large)."""
+    if size is None or size >= len(y):
+        return x, y
+    keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
+    keep = np.sort(keep)
+    return x[keep], y[keep]
+
+
+def make_split(
+    data: Dataset, seed: int, validation_fraction: float, n_train: int | None = None, n_test: int | None = None
+) -> Split:
+    """Seeded, stratified train/validation split of (a subset of) the training set."""
+    x, y = stratified_subset(data.x_train, data.y_train, n_train, seed)
+    train_idx, val_idx = train_test_split(
+        np.arange(len(y)), test_size=validation_fraction, stratify=y, random_state=seed
+    )
+    # The test subset is fixed (seed 0) so every seed is scored on the same images.
+    x_test, y_test = stratified_subset(data.x_test, data.y_test, n_test, 0)
+    return Split(x[train_idx], y[train_idx], x[val_idx], y[val_idx], x_test, y_test)
+
+
+def pixel_statistics(images: np.ndarray) -> dict[str, float]:
+    """Exact mean/std of uint8 pixels from a 256-bin histogram (no float copy of the set)."""
+    counts = np.bincount(images.ravel(), minlength=256).astype(np.float64)
+    values = np.arange(256, dtype=np.float64)
+    total = counts.sum()
+    mean = float((counts * values).sum() / total)
+    std = float(np.sqrt((counts * (values - mean) ** 2).sum() / total))
+    return {"mean": mean, "std": std, "min": int(images.min()), "max": int(images.max()),
+            "mean_scaled": mean / 255.0, "std_scaled": std / 255.0}
+
+
+def class_counts(labels: np.ndarray) -> list[int]:
+    return np.bincount(labels, minlength=N_CLASSES).astype(int).tolist()
+
+
+def summarize(data: Dataset) -> dict:
+    """Counts, shapes, class balance and pixel statistics, as plain JSON values."""
+    return {
+        "location": data.location,
+        "source": data.source,
+        "digest": data.digest,
+        "class_names": list(CLASS_NAMES),
+        "train": {"count": len(data.y_train), "shape": list(data.x_train.shape),
+                  "class_counts": class_counts(data.y_train), "pixels": pixel_statistics(data.x_train)},
+        "test": {"count": len(data.y_test), "shape": list(data.x_test.shape),
+                 "class_counts": class_counts(data.y_test), "pixels": pixel_statistics(data.x_test)},
+    }

@@ -1,0 +1,241 @@
+"""A study: for each seed, train and evaluate each model; write one result file per run.
+
+Tuning runs once per study (seeded by the first seed) unless ``tune_per_seed``; the
+tuned configuration is then trained for every seed. A run that fails is recorded
+with status "failed" and its error; the study goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import data as data_mod
+from bench import environment, training
+from bench.errors import BenchError
+from bench.models import BASELINE_PARAMS, FAST, CompileOptions, build_baseline, build_tunable, describe_architecture
+from bench.profiles import STAGES, Profile
+from bench.progress import Progress, epoch_callback
+from bench.results import (
+    DataRecord,
+    Environment,
+    Gaps,
+    ImageSet,
+    Manifest,
+    RunResult,
+    Timings,
+    Tuning,
+    save,
+)
+from bench.tuning import tune
+
+# Cost model for the up-front estimate, measured on a 2-core CPU with the fast path:
+# seconds per image per epoch at batch size 32, and fixed seconds per fit (build, trace).
+SECONDS_PER_IMAGE_EPOCH = 1.6e-5
+SECONDS_PER_FIT = 2.5
+
+
+@dataclass
+class StudyConfig:
+    profile: Profile
+    seeds: list[int]
+    models: list[str]
+    out: Path
+    data_dir: str | None = None
+    tune_per_seed: bool = False
+    study: str = ""
+    command: list[str] = field(default_factory=list)
+    options: CompileOptions = FAST
+
+    @property
+    def name(self) -> str:
+        return self.study or self.out.name
+
+
+@dataclass
+class Plan:
+    runs: int
+    tuning_searches: int
+    fits: int
+    epochs: int
+    estimate_s: float
+
+    def describe(self, config: StudyConfig) -> str:
+        return (f"{config.name}: profile {config.profile.name}, {len(config.seeds)} seed(s) {config.seeds} x "
+                f"models {config.models} = {self.runs} runs; {self.tuning_searches} tuning search(es); "
+                f"{self.fits} fits, {self.epochs} epochs in all; estimated {self.estimate_s / 60:.1f} min")
+
+
+def _fit_cost(n_images: int, epochs: int, batch_size: int) -> float:
+    per_image = SECONDS_PER_IMAGE_EPOCH * (0.3 + 0.7 * 32 / batch_size)
+    return SECONDS_PER_FIT + n_images * epochs * per_image
+
+
+def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
+    """Count runs, fits and epochs, and estimate wall time before anything starts."""
+    p = config.profile
+    n_fit = int((p.n_train or n_available) * (1 - p.validation_fraction))
+    runs = len(config.seeds) * len(config.models)
+    fits, epochs, seconds = runs, 0, 0.0
+    if "baseline" in config.models:
+        epochs += p.baseline_epochs * len(config.seeds)
+        seconds += len(config.seeds) * _fit_cost(n_fit, p.baseline_epochs, p.batch_size)
+    searches = 0
+    if "tuned" in config.models:
+        searches = len(config.seeds) if config.tune_per_seed else 1
+        fold_n = int(n_fit * (p.cv_folds - 1) / p.cv_folds)
+        tuned_epochs = max(p.grids["epochs"])
+        for _, names in STAGES:
+            candidates = 1
+            for name in names:
+                candidates *= len(p.grids[name])
+            stage_epochs = sum(p.grids["epochs"]) if names == ("epochs",) else candidates * tuned_epochs
+            fits += searches * candidates * p.cv_folds
+            epochs += searches * stage_epochs * p.cv_folds
+            seconds += searches * p.cv_folds * (candidates * SECONDS_PER_FIT
+                                                + fold_n * stage_epochs * SECONDS_PER_IMAGE_EPOCH)
+        epochs += tuned_epochs * len(config.seeds)
+        seconds += len(config.seeds) * _fit_cost(n_fit, tuned_epochs, p.batch_size)
+    return Plan(runs=runs, tuning_searches=searches, fits=fits, epochs=epochs, estimate_s=seconds)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _hyperparameters(model: str, config: StudyConfig, tuning: Tuning | None) -> dict[str, Any]:
+    if model == "baseline":
+        return {**BASELINE_PARAMS, "epochs": config.profile.baseline_epochs, "batch_size": config.profile.batch_size}
+    assert tuning is not None
+    return dict(tuning.best_params)
+
+
+def _build(model: str, params: dict[str, Any], options: CompileOptions):
+    if model == "baseline":
+        return build_baseline(options, units=params["units"], optimizer=params["optimizer"],
+                              learning_rate=params["learning_rate"])
+    builder_args = {k: v for k, v in params.items() if k not in ("epochs", "batch_size")}
+    return build_tunable(options=options, **builder_args)
+
+
+@dataclass
+class RunContext:
+    """What every run of a study shares."""
+
+    config: StudyConfig
+    dataset: data_mod.Dataset
+    environment: Environment
+    progress: Progress
+
+
+def train_one(ctx: RunContext, model_name: str, seed: int, params: dict[str, Any]) -> RunResult:
+    """Train and evaluate one (model, seed); return its result record (ok or failed)."""
+    p = ctx.config.profile
+    split = data_mod.make_split(ctx.dataset, seed, p.validation_fraction, p.n_train, p.n_test)
+    record: dict[str, Any] = dict(
+        study=ctx.config.name, profile=p.name, model=model_name, seed=seed, hyperparameters=params,
+        compile_options=ctx.config.options.as_dict(), environment=ctx.environment, started=_now(),
+        data=DataRecord(digest=ctx.dataset.digest, location=ctx.dataset.location, source=ctx.dataset.source,
+                        n_train=len(split.y_train), n_validation=len(split.y_val), n_test=len(split.y_test)),
+    )
+    bar = ctx.progress.bar(params["epochs"], f"{model_name} seed {seed}", "epoch")
+    try:
+        training.seed_everything(seed)
+        model = _build(model_name, params, ctx.config.options)
+        outcome = training.fit(model, split, params["epochs"], params["batch_size"], epoch_callback(bar))
+        metrics = training.score_splits(model, split)
+        test = training.predict_test(model, split)
+    except Exception as exc:  # a run that fails is recorded, the study goes on
+        ctx.progress.say(traceback.format_exc())
+        return RunResult(status="failed", error=f"{type(exc).__name__}: {exc}", finished=_now(), **record)
+    finally:
+        bar.close()
+    seconds = outcome.history.epoch_seconds
+    return RunResult(
+        status="ok", finished=_now(), architecture=describe_architecture(model), total_params=model.count_params(),
+        metrics=metrics, history=outcome.history, per_class=test.per_class, confusion_matrix=test.confusion,
+        predictions=test.predictions, mistakes=test.mistakes,
+        gaps=Gaps(train_minus_test=metrics.train.accuracy - metrics.test.accuracy,
+                  train_minus_validation=metrics.train.accuracy - metrics.validation.accuracy),
+        timings=Timings(data_load_s=ctx.dataset.load_seconds, fit_s=outcome.fit_seconds,
+                        epoch_s_mean=sum(seconds) / len(seconds), inference_s=test.inference_seconds,
+                        images_per_s=len(split.y_test) / test.inference_seconds),
+        **record,
+    )
+
+
+def _samples(x, y, count: int = 25) -> ImageSet:
+    return ImageSet.from_arrays(x[:count], y[:count], range(min(count, len(y))))
+
+
+def check_out_folder(out: Path) -> None:
+    """Never overwrite a study already on disk."""
+    if (out / "study.json").exists() or any(out.glob("*-seed*.json")):
+        raise BenchError(f"results folder {out} already holds a study",
+                         fix="choose another --out, or move the old results away first")
+
+
+def run_study(config: StudyConfig, progress: Progress) -> tuple[Manifest, list[str]]:
+    """Run every (seed, model); write each result as it finishes and the manifest after each.
+
+    Returns the manifest and the file names of failed runs.
+    """
+    check_out_folder(config.out)
+    started, start = _now(), time.perf_counter()
+    dataset = data_mod.load_dataset(config.data_dir)
+    training.seed_everything(config.seeds[0])
+    the_plan = plan(config, len(dataset.y_train))
+    progress.say(the_plan.describe(config))
+    ctx = RunContext(config, dataset, environment.collect(), progress)
+    p = config.profile
+    first_split = data_mod.make_split(dataset, config.seeds[0], p.validation_fraction, p.n_train, p.n_test)
+    manifest = Manifest(
+        study=config.name, profile=p.name, seeds=config.seeds, models=config.models, config=p.as_dict(),
+        search=p.search, tuning=[], runs=[], dataset=data_mod.summarize(dataset),
+        train_samples=_samples(dataset.x_train, dataset.y_train), test_samples=_samples(first_split.x_test,
+                                                                                         first_split.y_test),
+        environment=ctx.environment, started=started, finished=started, estimate_s=the_plan.estimate_s,
+        wall_s=0.0, command=config.command,
+    )
+    tuning: Tuning | None = None
+    failed: list[str] = []
+    seed_bar = progress.bar(len(config.seeds), "seeds", "seed", leave=True)
+    for seed in config.seeds:
+        for model_name in config.models:
+            if model_name == "tuned" and (tuning is None or config.tune_per_seed):
+                tuning = _tune(ctx, seed)
+                manifest.tuning.append(tuning)
+            result = train_one(ctx, model_name, seed, _hyperparameters(model_name, config, tuning))
+            save(result, config.out)
+            manifest.runs.append(result.file_name)
+            if result.status == "failed":
+                failed.append(result.file_name)
+            manifest.finished, manifest.wall_s = _now(), time.perf_counter() - start
+            save(manifest, config.out)
+            _report_run(progress, result)
+        seed_bar.update(1)
+    seed_bar.close()
+    progress.say(f"done in {manifest.wall_s / 60:.1f} min (estimated {manifest.estimate_s / 60:.1f} min); "
+                 f"results in {config.out}")
+    return manifest, failed
+
+
+def _tune(ctx: RunContext, seed: int) -> Tuning:
+    p = ctx.config.profile
+    split = data_mod.make_split(ctx.dataset, seed, p.validation_fraction, p.n_train, p.n_test)
+    ctx.progress.say(f"tuning on {len(split.y_train)} training images, seed {seed}, {p.cv_folds}-fold CV")
+    training.seed_everything(seed)
+    return tune(split.x_train, split.y_train, p, seed, ctx.progress)
+
+
+def _report_run(progress: Progress, result: RunResult) -> None:
+    if result.status == "ok" and result.metrics:
+        m = result.metrics
+        progress.say(f"  {result.model} seed {result.seed}: train {m.train.accuracy:.4f} "
+                     f"val {m.validation.accuracy:.4f} test {m.test.accuracy:.4f}")
+    else:
+        progress.say(f"  {result.model} seed {result.seed}: FAILED ({result.error})")

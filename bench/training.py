@@ -1,0 +1,102 @@
+"""Training and evaluation of one model on one split: seeding, fit, metrics, predictions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from bench.data import CLASS_NAMES, N_CLASSES, Split
+from bench.results import History, ImageSet, Metrics, PerClass, Predictions, SplitMetrics
+
+EVAL_BATCH = 1000
+N_MISTAKES = 25
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and TensorFlow seeds plus deterministic ops: same seed, same numbers."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+@dataclass
+class FitOutcome:
+    history: History
+    fit_seconds: float
+
+
+def fit(model, split: Split, epochs: int, batch_size: int, clock) -> FitOutcome:
+    """Train on the split's training part, validating on its validation part each epoch."""
+    start = time.perf_counter()
+    keras_history = model.fit(
+        split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
+        epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[clock],
+    )
+    seconds = time.perf_counter() - start
+    logs = keras_history.history
+    history = History(
+        loss=[float(v) for v in logs["loss"]], accuracy=[float(v) for v in logs["accuracy"]],
+        val_loss=[float(v) for v in logs["val_loss"]], val_accuracy=[float(v) for v in logs["val_accuracy"]],
+        epoch_seconds=list(clock.seconds),
+    )
+    return FitOutcome(history, seconds)
+
+
+def _scores(model, x: np.ndarray, y: np.ndarray) -> SplitMetrics:
+    loss, accuracy = model.evaluate(x, y, batch_size=EVAL_BATCH, verbose=0)
+    return SplitMetrics(accuracy=float(accuracy), loss=float(loss))
+
+
+def score_splits(model, split: Split) -> Metrics:
+    """Loss and accuracy of the trained model on train, validation and test (as the reference does)."""
+    return Metrics(train=_scores(model, split.x_train, split.y_train),
+                   validation=_scores(model, split.x_val, split.y_val),
+                   test=_scores(model, split.x_test, split.y_test))
+
+
+@dataclass
+class TestOutcome:
+    predictions: Predictions
+    per_class: PerClass
+    confusion: list[list[int]]
+    mistakes: ImageSet
+    inference_seconds: float
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def predict_test(model, split: Split) -> TestOutcome:
+    """Timed inference on the test set, then per-class scores, confusion and worst mistakes."""
+    model.predict(split.x_test[:EVAL_BATCH], batch_size=EVAL_BATCH, verbose=0)  # warm-up: trace once
+    start = time.perf_counter()
+    logits = model.predict(split.x_test, batch_size=EVAL_BATCH, verbose=0)
+    seconds = time.perf_counter() - start
+    probs = softmax(logits.astype(np.float64))
+    predicted = probs.argmax(axis=1)
+    confidence = probs.max(axis=1)
+    truth = split.y_test.astype(int)
+    labels = list(range(N_CLASSES))
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=labels,
+                                                                     zero_division=0)
+    wrong = np.flatnonzero(predicted != truth)
+    worst = wrong[np.argsort(-confidence[wrong], kind="stable")][:N_MISTAKES]
+    return TestOutcome(
+        predictions=Predictions(true=truth.tolist(), predicted=predicted.astype(int).tolist(),
+                                probability=[round(float(p), 6) for p in confidence]),
+        per_class=PerClass(class_names=list(CLASS_NAMES), precision=precision.tolist(), recall=recall.tolist(),
+                           f1=f1.tolist(), support=support.astype(int).tolist()),
+        confusion=confusion_matrix(truth, predicted, labels=labels).astype(int).tolist(),
+        mistakes=ImageSet.from_arrays(split.x_test[worst], truth[worst], worst,
+                                      predicted=predicted[worst].astype(int).tolist(),
+                                      probability=[round(float(p), 6) for p in confidence[worst]]),
+        inference_seconds=seconds,
+    )

@@ -1,0 +1,86 @@
+"""The reference's six sequential grid-search stages over a scikeras KerasClassifier.
+
+Each stage searches its own parameters with every earlier stage's winners fixed,
+and keeps scikit-learn's full ``cv_results_`` (per-fold scores, mean/std, ranks, fit
+times), so a report can show every candidate and not only the winner.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from bench.models import FAST, CompileOptions, build_tunable
+from bench.profiles import STAGES, Profile
+from bench.progress import Progress, epoch_callback
+from bench.results import Stage, Tuning, to_jsonable
+
+FIT_PARAMS = ("epochs", "batch_size")  # KerasClassifier's own; the rest go to the model builder
+
+
+def search_name(param: str) -> str:
+    """The scikeras parameter name for one of our hyperparameters."""
+    return param if param in FIT_PARAMS else f"model__{param}"
+
+
+def plain_name(param: str) -> str:
+    return param.removeprefix("model__")
+
+
+def make_classifier(params: dict[str, Any], seed: int, options: CompileOptions, callbacks: list):
+    from scikeras.wrappers import KerasClassifier
+
+    model_args = {search_name(k): v for k, v in params.items() if k not in FIT_PARAMS}
+    return KerasClassifier(
+        model=build_tunable, epochs=params["epochs"], batch_size=params["batch_size"],
+        model__options=options, random_state=seed, verbose=0, callbacks=callbacks, **model_args,
+    )
+
+
+def cv_results_record(cv_results: dict[str, Any]) -> dict[str, list]:
+    """cv_results_ as JSON lists; ``param_*`` masked arrays are dropped (``params`` holds them)."""
+    kept = {k: v for k, v in cv_results.items() if not k.startswith("param_")}
+    kept["params"] = [{plain_name(k): v for k, v in p.items()} for p in cv_results["params"]]
+    return to_jsonable(kept)
+
+
+def run_stage(index: int, x: np.ndarray, y: np.ndarray, fixed: dict[str, Any], profile: Profile, seed: int,
+              progress: Progress, options: CompileOptions = FAST) -> Stage:
+    name, params = STAGES[index]
+    grid = {search_name(p): list(profile.grids[p]) for p in params}
+    n_candidates = int(np.prod([len(v) for v in grid.values()]))
+    n_fits = n_candidates * profile.cv_folds
+    epochs_each = [fixed["epochs"]] if "epochs" not in params else profile.grids["epochs"]
+    total_epochs = sum(epochs_each) * n_fits // len(epochs_each)
+    bar = progress.bar(total_epochs, f"stage {index + 1}/6 {name} ({n_fits} fits)", "epoch")
+    clock = epoch_callback(bar)
+    search = GridSearchCV(
+        make_classifier(fixed, seed, options, [clock]), grid, scoring="accuracy", refit=False,
+        cv=StratifiedKFold(profile.cv_folds, shuffle=True, random_state=seed), error_score="raise",
+    )
+    start = time.perf_counter()
+    search.fit(x, y)
+    bar.close()
+    best = {plain_name(k): to_jsonable(v) for k, v in search.best_params_.items()}
+    return Stage(index=index + 1, name=name, param_grid={plain_name(k): to_jsonable(v) for k, v in grid.items()},
+                 fixed=to_jsonable(fixed), cv_results=cv_results_record(search.cv_results_), best_params=best,
+                 best_score=float(search.best_score_), n_folds=profile.cv_folds,
+                 wall_s=time.perf_counter() - start)
+
+
+def tune(x: np.ndarray, y: np.ndarray, profile: Profile, seed: int, progress: Progress) -> Tuning:
+    """Run the six stages in order; each stage's winners are fixed for the next."""
+    start = time.perf_counter()
+    fixed = dict(profile.tuned_defaults)
+    stages = []
+    for index in range(len(STAGES)):
+        stage = run_stage(index, x, y, fixed, profile, seed, progress)
+        fixed.update(stage.best_params)
+        stages.append(stage)
+        progress.say(f"  stage {stage.index} {stage.name}: best {stage.best_params} "
+                     f"(CV accuracy {stage.best_score:.4f}, {stage.wall_s:.0f} s)")
+    return Tuning(seed=seed, search="exhaustive", n_train=len(y), stages=stages,
+                  best_params=to_jsonable(fixed), wall_s=time.perf_counter() - start)
