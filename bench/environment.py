@@ -65,12 +65,10 @@ def git_commit() -> str | None:
 
 
 def op_determinism_enabled() -> bool:
-    import tensorflow as tf
+    # Not exported under tf.config; Keras reads the same private function.
+    from tensorflow.python.framework.config import is_op_determinism_enabled
 
-    try:
-        return bool(tf.config.experimental.is_op_determinism_enabled())
-    except AttributeError:
-        return False
+    return bool(is_op_determinism_enabled())
 
 
 def collect() -> Environment:

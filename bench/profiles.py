@@ -156,7 +156,7 @@ def resolve(name: str, config: Path | None = None, overrides: dict[str, Any] | N
         raise BenchError(f"unknown profile {name!r}", fix=f"choose one of {', '.join(PROFILES)}")
     profile = dataclasses.replace(PROFILES[name], grids=dict(PROFILES[name].grids))
     if config is not None:
-        profile = _merge(profile, read_toml(config), f"config {config}")
+        profile = validate(_merge(profile, read_toml(config), f"config {config}"), f"config {config}")
     if overrides:
-        profile = _merge(profile, overrides, "command line")
-    return validate(profile, f"config {config}" if config else f"profile {name!r}")
+        profile = validate(_merge(profile, overrides, "command line"), "command line")
+    return validate(profile, f"profile {name!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,10 @@ def run_fmbench(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
                 ) -> subprocess.CompletedProcess:
     """Run the CLI as a user would: a separate process, output captured."""
     full_env = {**os.environ, "FMBENCH_DATA_DIR": str(data_folder()), "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    # Outside the checkout by default, so `-m` imports the installed package (templates included),
+    # not the source folder that happens to be the working directory.
     return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=1800, check=False)
+                          env=full_env, cwd=cwd or tempfile.gettempdir(), timeout=1800, check=False)
 
 
 @pytest.fixture(scope="session")

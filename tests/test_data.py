@@ -1,0 +1,120 @@
+"""bench.data: IDX parsing with checks, folder resolution, splits and the summary, on the real files."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import data
+from bench.errors import BenchError
+
+
+@pytest.fixture(scope="module")
+def dataset(data_dir):
+    return data.load_dataset(data_dir)
+
+
+def test_full_dataset_shapes_and_known_statistics(dataset):
+    assert dataset.x_train.shape == (60000, 28, 28) and dataset.x_train.dtype == np.uint8
+    assert dataset.x_test.shape == (10000, 28, 28)
+    assert set(np.unique(dataset.y_train)) == set(range(10))
+    summary = data.summarize(dataset)
+    assert summary["train"]["pixels"]["mean"] == pytest.approx(72.94035, abs=1e-4)
+    assert summary["train"]["pixels"]["std"] == pytest.approx(90.02118, abs=1e-4)
+    assert summary["test"]["pixels"]["mean"] == pytest.approx(73.14657, abs=1e-4)
+    assert summary["train"]["class_counts"] == [6000] * 10
+
+
+def test_digest_depends_on_the_bytes(dataset, data_dir, tmp_path):
+    folder = _copy(data_dir, tmp_path)
+    assert data.load_dataset(folder).digest == dataset.digest
+    _rewrite_labels(folder, "t10k-labels-idx1-ubyte.gz", index=0, value=2)
+    assert data.load_dataset(folder).digest != dataset.digest
+
+
+def test_split_is_stratified_seeded_and_disjoint(dataset):
+    split = data.make_split(dataset, seed=3, validation_fraction=0.2)
+    assert len(split.y_train) == 48000 and len(split.y_val) == 12000
+    assert np.bincount(split.y_val).tolist() == [1200] * 10
+    again = data.make_split(dataset, seed=3, validation_fraction=0.2)
+    assert np.array_equal(split.y_train, again.y_train) and np.array_equal(split.x_val, again.x_val)
+    other = data.make_split(dataset, seed=4, validation_fraction=0.2)
+    assert not np.array_equal(split.x_val, other.x_val)
+    assert split.x_train.dtype == np.uint8
+
+
+def test_subset_split_is_class_balanced(dataset):
+    split = data.make_split(dataset, seed=0, validation_fraction=0.2, n_train=3000, n_test=1000)
+    assert len(split.y_train) + len(split.y_val) == 3000
+    assert np.bincount(split.y_test).tolist() == [100] * 10
+
+
+def test_resolution_order(monkeypatch, data_dir, tmp_path):
+    monkeypatch.setenv(data.ENV_VAR, str(data_dir))
+    assert data.resolve_folder(tmp_path) == (tmp_path, "explicit")
+    assert data.resolve_folder(None) == (Path(data_dir), "environment")
+    monkeypatch.delenv(data.ENV_VAR)
+    monkeypatch.setattr(data, "KERAS_CACHE", Path(data_dir))
+    assert data.resolve_folder(None) == (Path(data_dir), "keras-cache")
+
+
+def _copy(source: Path, target: Path) -> Path:
+    folder = target / "fm"
+    folder.mkdir()
+    for name in data.FILES.values():
+        shutil.copy(source / name, folder / name)
+    return folder
+
+
+def _rewrite_labels(folder: Path, name: str, index: int, value: int) -> None:
+    raw = bytearray(gzip.decompress((folder / name).read_bytes()))
+    raw[8 + index] = value
+    (folder / name).write_bytes(gzip.compress(bytes(raw)))
+
+
+def test_truncated_gzip_names_the_file(data_dir, tmp_path):
+    folder = _copy(data_dir, tmp_path)
+    path = folder / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(BenchError, match=r"train-labels-idx1-ubyte.gz is not a readable gzip file"):
+        data.load_dataset(folder)
+
+
+def test_wrong_magic_is_reported_with_the_value(data_dir, tmp_path):
+    folder = _copy(data_dir, tmp_path)
+    path = folder / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[3] = 0x03
+    path.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(BenchError, match=r"t10k-labels-idx1-ubyte.gz has the wrong IDX magic number; got '0x803'"):
+        data.load_dataset(folder)
+
+
+def test_label_out_of_range_names_index_and_value(data_dir, tmp_path):
+    folder = _copy(data_dir, tmp_path)
+    _rewrite_labels(folder, "train-labels-idx1-ubyte.gz", index=7, value=11)
+    with pytest.raises(BenchError, match=r"train-labels-idx1-ubyte.gz has label 11 at index 7; labels must be 0-9"):
+        data.load_dataset(folder)
+
+
+def test_missing_file(data_dir, tmp_path):
+    folder = _copy(data_dir, tmp_path)
+    (folder / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(BenchError, match=r"data file missing: .*t10k-images-idx3-ubyte.gz"):
+        data.load_dataset(folder)
+
+
+def test_short_payload_is_truncation_not_garbage(tmp_path):
+    raw = (0x00000801).to_bytes(4, "big") + (10).to_bytes(4, "big") + bytes(5)
+    with pytest.raises(BenchError, match=r"has 13 bytes but its header \(10,\) implies 18"):
+        data.parse_idx(raw, tmp_path / "x.gz", data.MAGIC_LABELS, 1)
+
+
+def test_pixel_statistics_are_exact():
+    images = np.array([[[0, 255], [255, 0]]], dtype=np.uint8)
+    stats = data.pixel_statistics(images)
+    assert stats["mean"] == 127.5 and stats["std"] == 127.5 and stats["max"] == 255

@@ -1,0 +1,88 @@
+"""bench.results: validated loads with errors naming file and field, atomic writes, versions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from bench import results
+from bench.errors import BenchError
+
+
+@pytest.fixture
+def study_copy(smoke_study, tmp_path):
+    return shutil.copytree(smoke_study, tmp_path / "copy")
+
+
+def _edit(path, change):
+    payload = json.loads(path.read_text())
+    change(payload)
+    path.write_text(json.dumps(payload))
+
+
+def test_smoke_study_round_trips(smoke_study, tmp_path):
+    study = results.load_study(smoke_study)
+    assert {r.file_name for r in study.runs} == set(study.manifest.runs)
+    run = study.runs[0]
+    results.save(run, tmp_path)
+    assert results.read_record(tmp_path / run.file_name, results.RunResult) == run
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind
+
+
+def test_wrong_schema_version_is_one_line(study_copy):
+    _edit(study_copy / "baseline-seed0.json", lambda p: p.update(schema_version=99))
+    with pytest.raises(BenchError, match=r"baseline-seed0.json: schema_version 99 is not supported"):
+        results.load_study(study_copy)
+
+
+def test_invalid_field_names_file_and_field(study_copy):
+    _edit(study_copy / "tuned-seed1.json", lambda p: p["metrics"]["test"].update(accuracy="high"))
+    with pytest.raises(BenchError, match=r"tuned-seed1.json: invalid RunResult, field 'metrics.test.accuracy'"):
+        results.load_study(study_copy)
+
+
+def test_non_strict_load_lists_problems_and_keeps_the_rest(study_copy):
+    (study_copy / "tuned-seed1.json").write_text("{not json")
+    study = results.load_study(study_copy, strict=False)
+    assert len(study.runs) == 3
+    assert study.problems == [f"{study_copy / 'tuned-seed1.json'}: not valid JSON "
+                              "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); "
+                              "the file is damaged; re-run the study"]
+
+
+def test_status_must_match_content(study_copy):
+    _edit(study_copy / "baseline-seed0.json", lambda p: p.update(metrics=None))
+    with pytest.raises(BenchError, match=r"an ok run lacks metrics"):
+        results.load_study(study_copy)
+    _edit(study_copy / "baseline-seed1.json", lambda p: p.update(status="failed", error=None))
+    with pytest.raises(BenchError, match=r"a failed run must say why"):
+        results.read_record(study_copy / "baseline-seed1.json", results.RunResult)
+
+
+def test_migrations_upgrade_old_files(study_copy, monkeypatch):
+    def from_zero(payload):
+        payload["study"] = payload.pop("name")
+        return {**payload, "schema_version": 1}
+
+    monkeypatch.setitem(results.MIGRATIONS, 0, from_zero)
+    path = study_copy / "baseline-seed0.json"
+    _edit(path, lambda p: p.update(schema_version=0, name=p.pop("study")))
+    assert results.read_record(path, results.RunResult).study == "study"
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    target = tmp_path / "r.json"
+    results.write_json_atomic(target, {"a": 1})
+    with pytest.raises(ValueError):
+        results.write_json_atomic(target, {"a": float("nan")})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_missing_manifest_and_folder(tmp_path):
+    with pytest.raises(BenchError, match=r"no study.json in .*; pass a folder written by 'fmbench run'"):
+        results.load_study(tmp_path)
+    with pytest.raises(BenchError, match=r"results folder does not exist"):
+        results.load_study(tmp_path / "nope")

@@ -1,0 +1,70 @@
+"""Determinism and the per-run record: same seed on the same machine gives identical numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import precision_recall_fscore_support
+
+from bench import data, environment, profiles, runner, tuning
+from bench.progress import Progress
+
+
+@pytest.fixture(scope="module")
+def context(data_dir):
+    profile = dataclasses.replace(profiles.resolve("smoke"), n_train=1500, n_test=500, baseline_epochs=2)
+    config = runner.StudyConfig(profile=profile, seeds=[0], models=["baseline", "tuned"], out=Path("unused"))
+    return runner.RunContext(config, data.load_dataset(data_dir), environment.collect(), Progress(quiet=True))
+
+
+def _numbers(result):
+    return result.model_dump(exclude={"timings": True, "history": {"epoch_seconds"}, "started": True, "finished": True})
+
+
+def test_same_seed_twice_gives_identical_results(context):
+    params = runner._hyperparameters("baseline", context.config, None)
+    first = runner.train_one(context, "baseline", 7, params)
+    second = runner.train_one(context, "baseline", 7, params)
+    assert first.status == "ok"
+    assert _numbers(first) == _numbers(second)
+    other = runner.train_one(context, "baseline", 8, params)
+    assert other.metrics.test.accuracy != first.metrics.test.accuracy or other.history != first.history
+
+
+def test_tuned_model_is_deterministic_too(context):
+    params = dict(profiles.TUNED_DEFAULTS, epochs=1, dropout=0.2)
+    first = runner.train_one(context, "tuned", 3, params)
+    second = runner.train_one(context, "tuned", 3, params)
+    assert _numbers(first) == _numbers(second)
+
+
+def test_grid_stage_is_deterministic(context):
+    split = data.make_split(context.dataset, 0, 0.2, 900, 200)
+    fixed = dict(profiles.TUNED_DEFAULTS, epochs=1)
+    runs = [tuning.run_stage(1, split.x_train, split.y_train, fixed, context.config.profile, 0, context.progress)
+            for _ in range(2)]
+    first, second = (r.model_dump(exclude={"wall_s", "cv_results"}) for r in runs)
+    assert first == second
+    scores = [[r.cv_results[f"split{i}_test_score"] for i in range(3)] for r in runs]
+    assert scores[0] == scores[1]
+
+
+def test_run_record_is_consistent_with_its_predictions(context):
+    params = runner._hyperparameters("baseline", context.config, None)
+    result = runner.train_one(context, "baseline", 0, params)
+    m, preds = result.metrics, result.predictions
+    assert result.gaps.train_minus_test == pytest.approx(m.train.accuracy - m.test.accuracy)
+    truth, predicted = np.array(preds.true), np.array(preds.predicted)
+    assert m.test.accuracy == pytest.approx((truth == predicted).mean(), abs=1e-6)
+    precision, _, _, support = precision_recall_fscore_support(truth, predicted, labels=range(10), zero_division=0)
+    assert result.per_class.precision == pytest.approx(precision.tolist())
+    assert result.per_class.support == support.tolist() and sum(support) == len(truth) == 500
+    assert np.array(result.confusion_matrix).sum() == 500
+    assert len(result.history.loss) == 2 and len(result.history.epoch_seconds) == 2
+    mistakes = result.mistakes
+    assert all(p != t for p, t in zip(mistakes.predicted, mistakes.labels, strict=True))
+    assert mistakes.probability == sorted(mistakes.probability, reverse=True)
+    assert mistakes.to_array().shape == (len(mistakes.labels), 28, 28)
