@@ -17,6 +17,7 @@ from bench.errors import BenchError
 class Command:
     name = ""
     help = ""
+    needs_tensorflow = False  # if so, main imports it with its native start-up chatter hidden
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         raise NotImplementedError
@@ -34,6 +35,7 @@ def _seed_list(text: str) -> list[int]:
 
 class RunCommand(Command):
     name = "run"
+    needs_tensorflow = True
     help = "run a study: train and evaluate models over seeds, write result files"
 
     def add_arguments(self, parser):
@@ -132,10 +134,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with stderr closed at the file-descriptor level.
+
+    Its C++ start-up lines (oneDNN notice, CUDA probing) are printed before absl logging
+    starts and ignore TF_CPP_MIN_LOG_LEVEL; they would bury fmbench's own output.
+    """
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ chatter is not for users
     args = build_parser().parse_args(argv)
     try:
+        if args.handler.needs_tensorflow and not args.debug:
+            import_tensorflow_quietly()
         return args.handler.run(args)
     except BenchError as exc:
         if args.debug:

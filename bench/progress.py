@@ -7,6 +7,16 @@ import sys
 from tqdm.auto import tqdm
 
 
+def format_duration(seconds: float) -> str:
+    """Seconds as a person reads them: '42 s', '3.5 min', '1 h 05 min'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    hours, rest = divmod(round(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min"
+
+
 class Progress:
     """Hands out bars; with ``quiet`` every bar is disabled and ``say`` prints nothing."""
 

@@ -19,7 +19,7 @@ from bench import environment, training
 from bench.errors import BenchError
 from bench.models import BASELINE_PARAMS, FAST, CompileOptions, build_baseline, build_tunable, describe_architecture
 from bench.profiles import STAGES, Profile
-from bench.progress import Progress, epoch_callback
+from bench.progress import Progress, epoch_callback, format_duration
 from bench.results import (
     DataRecord,
     Environment,
@@ -67,7 +67,7 @@ class Plan:
     def describe(self, config: StudyConfig) -> str:
         return (f"{config.name}: profile {config.profile.name}, {len(config.seeds)} seed(s) {config.seeds} x "
                 f"models {config.models} = {self.runs} runs; {self.tuning_searches} tuning search(es); "
-                f"{self.fits} fits, {self.epochs} epochs in all; estimated {self.estimate_s / 60:.1f} min")
+                f"{self.fits} fits, {self.epochs} epochs in all; estimated {format_duration(self.estimate_s)}")
 
 
 def _fit_cost(n_images: int, epochs: int, batch_size: int) -> float:
@@ -219,7 +219,7 @@ def run_study(config: StudyConfig, progress: Progress) -> tuple[Manifest, list[s
             _report_run(progress, result)
         seed_bar.update(1)
     seed_bar.close()
-    progress.say(f"done in {manifest.wall_s / 60:.1f} min (estimated {manifest.estimate_s / 60:.1f} min); "
+    progress.say(f"done in {format_duration(manifest.wall_s)} (estimated {format_duration(manifest.estimate_s)}); "
                  f"results in {config.out}")
     return manifest, failed
 
