@@ -250,6 +250,25 @@ def write_json_atomic(path: Path, payload: dict) -> None:
         raise
 
 
+def write_bytes_atomic(path: Path, data: bytes | str) -> None:
+    """Like ``write_json_atomic`` for reports and CI files (text is written as UTF-8)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save(record: RunResult | Manifest, folder: Path, name: str | None = None) -> Path:
     path = Path(folder) / (name or (record.file_name if isinstance(record, RunResult) else MANIFEST_NAME))
     write_json_atomic(path, record.model_dump(mode="json"))
