@@ -117,7 +117,83 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-COMMANDS: list[Command] = [RunCommand(), DataCommand()]
+class ReferenceCommand(Command):
+    name = "reference"
+    help = "store a study's per-seed accuracies as the reference that 'fmbench check' gates against"
+
+    def add_arguments(self, parser):
+        parser.add_argument("results", type=Path, help="results folder written by 'fmbench run'")
+        parser.add_argument("--out", type=Path, required=True, help="reference file to write (JSON)")
+
+    def run(self, args):
+        from bench import gate
+        from bench.results import load_study
+
+        reference = gate.build_reference(load_study(args.results))
+        gate.write_reference(reference, args.out)
+        if not args.quiet:
+            print(f"wrote {args.out}: profile {reference.profile}, models {', '.join(reference.models)}, "
+                  f"seeds {', '.join(map(str, reference.seeds))}")
+        return 0
+
+
+class CheckCommand(Command):
+    name = "check"
+    help = "exit 1 if a study regressed against a reference (accuracy, overfitting gap, optionally per-class F1)"
+
+    def add_arguments(self, parser):
+        parser.add_argument("results", type=Path, help="results folder written by 'fmbench run'")
+        parser.add_argument("--reference", type=Path, required=True, help="file written by 'fmbench reference'")
+        parser.add_argument("--max-drop", type=float, default=None,
+                            help="allowed drop, e.g. 0.005 (default: max(0.005, 99%% noise margin of the "
+                                 "seed spread); see README, 'Regression gate')")
+        parser.add_argument("--junit", type=Path, default=None, help="write JUnit XML here")
+        parser.add_argument("--markdown", type=Path, default=None, help="write a Markdown summary here")
+        parser.add_argument("--per-class", action="store_true", help="also gate every class's F1")
+
+    def run(self, args):
+        from bench import ci_output, gate
+        from bench.results import load_study, write_bytes_atomic
+
+        reference = gate.read_reference(args.reference)
+        study = load_study(args.results)
+        gate.ensure_comparable(reference, study, args.reference)
+        outcomes = gate.run_checks(gate.build_checks(reference, study, args.max_drop, args.per_class))
+        if args.junit:
+            write_bytes_atomic(args.junit, ci_output.junit_xml(outcomes, f"{args.results} vs {args.reference}"))
+        if args.markdown:
+            write_bytes_atomic(args.markdown, ci_output.markdown_summary(outcomes, str(args.results),
+                                                                         str(args.reference)))
+        table = ci_output.terminal_table(outcomes)
+        print("\n".join(table.splitlines()[-1:]) if args.quiet and all(o.passed for o in outcomes) else table)
+        return 0 if all(o.passed for o in outcomes) else 1
+
+
+class CompareCommand(Command):
+    name = "compare"
+    help = "compare studies (machines, backends, versions): HTML + PDF with differences, p-values, churn, speed"
+
+    def add_arguments(self, parser):
+        parser.add_argument("results", type=Path, nargs="+", help="two or more results folders; the first is A")
+        parser.add_argument("--out", type=Path, default=None, help="report folder (default reports/compare-A-vs-B)")
+        parser.add_argument("--detect", type=float, default=0.005,
+                            help="accuracy difference the seeds advice is sized for (default 0.005)")
+
+    def run(self, args):
+        from bench.compare import compare, load_studies
+        from bench.compare_report import write_comparison
+
+        if not 0 < args.detect < 1:
+            raise BenchError("--detect must be an accuracy difference between 0 and 1", value=args.detect)
+        studies = load_studies(args.results)
+        out = args.out or Path("reports") / ("compare-" + "-vs-".join(s.folder.name for s in studies[:2]))
+        html, pdf = write_comparison(compare(studies, args.detect), out)
+        if not args.quiet:
+            print(f"wrote {html} and {pdf}")
+        return 0
+
+
+COMMANDS: list[Command] = [RunCommand(), DataCommand(), ReferenceCommand(), CheckCommand(), CompareCommand()]
 
 
 def build_parser() -> argparse.ArgumentParser:

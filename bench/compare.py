@@ -1,0 +1,162 @@
+"""Two or more studies side by side: what differs in the machine and stack, and whether accuracy did.
+
+The first study is the baseline A; every other study is compared with it (B vs A, C vs A, ...).
+Everything here is computed from result files; ``bench.compare_report`` renders it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.results import Environment, RunResult, Study, load_study
+from bench.significance import Difference, McNemar, churn, difference_of_means, mcnemar, pooled_std, seeds_needed
+from bench.stats import Summary, metric_values, summarize
+
+DETECT = 0.005  # the accuracy difference the seeds advice is sized for (half a point)
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class EnvRow:
+    """One environment field that is not the same in every study; ``differs[i]``: study i differs from A."""
+
+    field: str
+    values: list[str]
+    differs: list[bool]
+
+
+@dataclass(frozen=True)
+class Versus:
+    """One model, one study against A."""
+
+    model: str
+    label: str
+    difference: Difference
+    mcnemar: McNemar | None
+    churn: float | None
+    pairing: str
+    seeds_needed: int | None
+    pooled_std: float | None
+    epoch_s_ratio: float | None
+    images_per_s_ratio: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    labels: list[str]
+    studies: list[Study]
+    environment: list[EnvRow]
+    models: list[str]
+    accuracy: dict[str, list[Summary | None]]
+    versus: list[Versus]
+    tuning_s: list[float | None]
+    detect: float
+
+    @property
+    def tuning_ratios(self) -> list[float | None]:
+        """Tuning wall time of each study over A's."""
+        base = self.tuning_s[0]
+        return [None if base is None or s is None or base <= 0 else s / base for s in self.tuning_s]
+
+
+def environment_fields(env: Environment) -> dict[str, str]:
+    """Flatten an environment to text fields; packages become ``packages.<name>``."""
+    fields: dict[str, str] = {}
+    for name, value in env.model_dump().items():
+        if name == "packages":
+            fields.update({f"packages.{pkg}": version for pkg, version in sorted(value.items())})
+        elif name == "gpus":
+            fields[name] = ", ".join(value) or "none"
+        else:
+            fields[name] = "-" if value is None else str(value)
+    return fields
+
+
+def environment_diff(environments: list[Environment]) -> list[EnvRow]:
+    """Only the fields whose value is not the same everywhere (a package missing on one side counts)."""
+    flat = [environment_fields(env) for env in environments]
+    names = list(dict.fromkeys(name for fields in flat for name in fields))
+    rows = []
+    for name in names:
+        values = [fields.get(name, "(absent)") for fields in flat]
+        if len(set(values)) > 1:
+            rows.append(EnvRow(name, values, [v != values[0] for v in values]))
+    return rows
+
+
+def same_test_set(a: list[RunResult], b: list[RunResult]) -> bool:
+    """Per-image comparisons need the same images in the same order."""
+    return (a[0].data.digest == b[0].data.digest and a[0].data.n_test == b[0].data.n_test
+            and a[0].predictions.true == b[0].predictions.true)
+
+
+def run_pairs(a: list[RunResult], b: list[RunResult]) -> tuple[list[tuple[RunResult, RunResult]], bool]:
+    """Runs paired by seed where seeds are shared (True), else in seed order (then churn includes seed churn)."""
+    by_seed_b = {r.seed: r for r in b}
+    shared = [(r, by_seed_b[r.seed]) for r in sorted(a, key=lambda r: r.seed) if r.seed in by_seed_b]
+    if shared:
+        return shared, True
+    return list(zip(sorted(a, key=lambda r: r.seed), sorted(b, key=lambda r: r.seed), strict=False)), False
+
+
+def pairing_text(pairs: list[tuple[RunResult, RunResult]], shared: bool, comparable: bool) -> str:
+    if not comparable:
+        return "different test sets: no per-image comparison"
+    if not shared:
+        return "no shared seed: runs paired in seed order, churn includes seed-to-seed churn"
+    return "paired on seeds " + ", ".join(str(a.seed) for a, _ in pairs)
+
+
+def _correct(run: RunResult) -> np.ndarray:
+    return np.asarray(run.predictions.predicted) == np.asarray(run.predictions.true)
+
+
+def _ratio(a: list[float], b: list[float]) -> float | None:
+    mean_a, mean_b = float(np.mean(a)), float(np.mean(b))
+    return mean_b / mean_a if mean_a > 0 else None
+
+
+def compare_model(model: str, label: str, a: list[RunResult], b: list[RunResult], detect: float) -> Versus:
+    acc_a, acc_b = metric_values(a, "test_accuracy"), metric_values(b, "test_accuracy")
+    pairs, shared = run_pairs(a, b)
+    comparable = same_test_set(a, b)
+    test = mcnemar([(_correct(x), _correct(y)) for x, y in pairs]) if comparable and shared else None
+    churns = [churn(x.predictions.predicted, y.predictions.predicted) for x, y in pairs] if comparable else []
+    spread = pooled_std(acc_a, acc_b)
+    return Versus(model, label, difference_of_means(acc_a, acc_b), test,
+                  float(np.mean(churns)) if churns else None,
+                  pairing_text(pairs, shared, comparable),
+                  None if spread is None else seeds_needed(spread, detect), spread,
+                  _ratio(metric_values(a, "epoch_s"), metric_values(b, "epoch_s")),
+                  _ratio(metric_values(a, "images_per_s"), metric_values(b, "images_per_s")))
+
+
+def tuning_seconds(study: Study) -> float | None:
+    """Wall time of all grid searches of a study; None when it tuned nothing."""
+    return sum(t.wall_s for t in study.manifest.tuning) if study.manifest.tuning else None
+
+
+def load_studies(folders: list[Path]) -> list[Study]:
+    if len(folders) < 2:
+        raise BenchError("compare needs at least two results folders", value=[str(f) for f in folders])
+    studies = [load_study(folder) for folder in folders]
+    for study in studies:
+        if not study.ok_runs():
+            raise BenchError(f"{study.folder}: no successful run to compare", fix="re-run the study")
+    return studies
+
+
+def compare(studies: list[Study], detect: float = DETECT) -> Comparison:
+    """Everything the comparison report shows, computed from the studies' result files."""
+    labels = [f"{LETTERS[i % 26]}: {s.manifest.study or s.folder.name}" for i, s in enumerate(studies)]
+    models = list(dict.fromkeys(m for s in studies for m in s.models if s.ok_runs(m)))
+    accuracy = {m: [summarize(metric_values(s.ok_runs(m), "test_accuracy")) if s.ok_runs(m) else None
+                    for s in studies] for m in models}
+    versus = [compare_model(m, f"{labels[i][0]} vs A", studies[0].ok_runs(m), s.ok_runs(m), detect)
+              for m in models for i, s in enumerate(studies) if i > 0 and studies[0].ok_runs(m) and s.ok_runs(m)]
+    return Comparison(labels, studies, environment_diff([s.manifest.environment for s in studies]), models,
+                      accuracy, versus, [tuning_seconds(s) for s in studies], detect)
