@@ -193,7 +193,40 @@ class CompareCommand(Command):
         return 0
 
 
-COMMANDS: list[Command] = [RunCommand(), DataCommand(), ReferenceCommand(), CheckCommand(), CompareCommand()]
+class ReportCommand(Command):
+    name = "report"
+    help = "render a study's report (HTML and PDF) from its result files"
+
+    def add_arguments(self, parser):
+        parser.add_argument("results", type=Path, nargs="+",
+                            help="results folder(s) written by 'fmbench run'; runs of the same study are merged")
+        parser.add_argument("--out", type=Path, default=None,
+                            help="report folder for report.html / report.pdf (default reports/<study name>)")
+        parser.add_argument("--html", action="store_true", help="write the HTML (default: both HTML and PDF)")
+        parser.add_argument("--pdf", action="store_true", help="write the PDF (default: both HTML and PDF)")
+        parser.add_argument("--strict", action="store_true", help="an invalid result file is an error (exit 2)")
+
+    def run(self, args):
+        import time
+
+        from bench.render import default_out, write_report
+        from bench.report import build_report
+
+        start = time.perf_counter()
+        report = build_report(args.results, strict=args.strict)
+        built_s = time.perf_counter() - start
+        for problem in report.problems:
+            print(f"fmbench report: warning: {problem}", file=sys.stderr)
+        both = not (args.html or args.pdf)
+        rendered = write_report(report, args.out or default_out(report), html=both or args.html, pdf=both or args.pdf)
+        rendered.seconds = {"data and figures": built_s, **rendered.seconds}
+        if not args.quiet:
+            print(f"wrote {' and '.join(map(str, rendered.paths))}; {rendered.describe()}")
+        return 0
+
+
+COMMANDS: list[Command] = [RunCommand(), DataCommand(), ReferenceCommand(), CheckCommand(), CompareCommand(),
+                           ReportCommand()]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,228 @@
+"""Report figures: matplotlib charts and small images, each returned as an embedded PNG data URI.
+
+Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot state, no display),
+sized for the A4 text width (about 6.8 in) and saved at a modest dpi so a report renders quickly.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DPI = 120
+WIDTH_IN = 6.8  # A4 width minus 2 x 18 mm margins
+STYLE = {"font.size": 8.5, "axes.titlesize": 9, "axes.labelsize": 8.5, "legend.fontsize": 7.5,
+         "xtick.labelsize": 7.5, "ytick.labelsize": 7.5, "axes.spines.top": False, "axes.spines.right": False,
+         "axes.grid": True, "grid.alpha": 0.3, "font.family": "DejaVu Sans"}
+TRAIN_COLOR, VALIDATION_COLOR, BEST_COLOR = "#1f6fb4", "#e07b00", "#2a9d3c"
+# Axis labels for the tuned hyperparameters, with units where they have one.
+PARAM_LABELS = {"epochs": "epochs", "batch_size": "batch size (images)", "learning_rate": "learning rate",
+                "dropout": "dropout rate", "activation": "activation", "kernel_initializer": "kernel initializer",
+                "neurons1": "hidden layer 1 (units)", "neurons2": "hidden layer 2 (units)", "optimizer": "optimizer"}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An embedded PNG and its width in CSS pixels (96 per inch), so pages show it at its design size."""
+
+    uri: str
+    width: int
+
+
+def png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def figure_picture(fig: Figure) -> Picture:
+    """Render a figure to a PNG data URI; the PNG header holds its pixel width."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig)
+    fig.savefig(buffer, format="png", dpi=DPI)  # no bbox "tight": it draws the figure twice
+    data = buffer.getvalue()
+    width_px = int.from_bytes(data[16:20], "big")  # IHDR width, right after the 8-byte signature
+    return Picture(png_uri(data), round(width_px * 96 / DPI))
+
+
+def chart(build: Callable[..., Figure | None]) -> Callable[..., Picture | None]:
+    """Turn a function that builds a Figure (or None: nothing to draw) into one returning a Picture."""
+
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs) -> Picture | None:
+        with matplotlib.rc_context(STYLE):
+            fig = build(*args, **kwargs)
+            return None if fig is None else figure_picture(fig)
+
+    return wrapper
+
+
+def image_uri(image: np.ndarray, scale: int = 3) -> str:
+    """A uint8 greyscale image as a PNG data URI, dark ink on white, enlarged by whole pixels."""
+    from matplotlib import image as mpl_image
+
+    big = np.kron(255 - np.asarray(image, dtype=np.uint8), np.ones((scale, scale), dtype=np.uint8))
+    buffer = io.BytesIO()
+    mpl_image.imsave(buffer, big, cmap="gray", vmin=0, vmax=255, format="png")
+    return png_uri(buffer.getvalue())
+
+
+def param_label(name: str) -> str:
+    return PARAM_LABELS.get(name, name.replace("_", " "))
+
+
+def _is_numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+@chart
+def one_param_chart(name: str, values: Sequence[Any], means: Sequence[float], stds: Sequence[float]) -> Figure:
+    """Mean CV accuracy ± std against one hyperparameter: a line for numbers, bars for categories."""
+    fig = Figure(figsize=(WIDTH_IN * 0.62, 2.4), layout="constrained")
+    ax = fig.add_subplot()
+    pct, err = np.asarray(means) * 100, np.asarray(stds) * 100
+    best = int(np.argmax(pct))
+    if _is_numeric(values) and len(set(values)) == len(values):
+        order = np.argsort(values)
+        x = np.asarray(values, dtype=float)[order]
+        ax.errorbar(x, pct[order], yerr=err[order], marker="o", color=TRAIN_COLOR, capsize=3)
+        if x.min() > 0 and x.max() / x.min() >= 50:
+            ax.set_xscale("log")
+        if all(isinstance(v, int) for v in values):
+            ax.set_xticks(x, [str(int(v)) for v in x])
+        ax.plot([values[best]], [pct[best]], marker="*", markersize=12, color=BEST_COLOR, linestyle="none",
+                label="best")
+        ax.legend(loc="best")
+    else:
+        colors = [BEST_COLOR if i == best else TRAIN_COLOR for i in range(len(values))]
+        ax.bar([str(v) for v in values], pct, yerr=err, color=colors, capsize=3)
+        low = max(0.0, float(np.min(pct - err)) - 5)
+        ax.set_ylim(low, min(100.0, float(np.max(pct + err)) + 2))
+    ax.set_xlabel(param_label(name))
+    ax.set_ylabel("mean CV accuracy (%)")
+    return fig
+
+
+@chart
+def two_param_heatmap(names: Sequence[str], rows: Sequence[Any], cols: Sequence[Any],
+                      scores: Mapping[tuple[Any, Any], float]) -> Figure:
+    """Mean CV accuracy for every pair of two hyperparameters, annotated in %."""
+    grid = np.full((len(rows), len(cols)), np.nan)
+    for (r, c), score in scores.items():
+        grid[rows.index(r), cols.index(c)] = score * 100
+    fig = Figure(figsize=(min(WIDTH_IN, 2.2 + 0.9 * len(cols)), 0.9 + 0.45 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.grid(False)
+    image = ax.imshow(grid, cmap="viridis", aspect="auto")
+    middle = np.nanmean(grid)
+    for (i, j), value in np.ndenumerate(grid):
+        if not math.isnan(value):
+            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7.5,
+                    color="black" if value > middle else "white")
+    ax.set_xticks(range(len(cols)), [str(c) for c in cols])
+    ax.set_yticks(range(len(rows)), [str(r) for r in rows])
+    ax.set_xlabel(param_label(names[1]))
+    ax.set_ylabel(param_label(names[0]))
+    fig.colorbar(image, ax=ax, label="mean CV accuracy (%)", fraction=0.05, pad=0.03)
+    return fig
+
+
+def _band(ax, curves: Sequence[Sequence[float]], color: str, label: str, scale: float) -> None:
+    """Mean over seeds as a line, min-max over seeds as a band (seeds may differ in length)."""
+    length = max(len(c) for c in curves)
+    padded = np.full((len(curves), length), np.nan)
+    for i, curve in enumerate(curves):
+        padded[i, : len(curve)] = np.asarray(curve) * scale
+    epochs = np.arange(1, length + 1)
+    ax.plot(epochs, np.nanmean(padded, axis=0), color=color, marker="o", markersize=3, label=label)
+    if len(curves) > 1:
+        ax.fill_between(epochs, np.nanmin(padded, axis=0), np.nanmax(padded, axis=0), color=color, alpha=0.2,
+                        linewidth=0)
+
+
+@chart
+def learning_curves(histories: Sequence[Any], title: str) -> Figure:
+    """Loss and accuracy per epoch, training vs validation; mean line and min-max band over seeds."""
+    fig = Figure(figsize=(WIDTH_IN, 2.4), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    _band(loss_ax, [h.loss for h in histories], TRAIN_COLOR, "training", 1.0)
+    _band(loss_ax, [h.val_loss for h in histories], VALIDATION_COLOR, "validation", 1.0)
+    _band(acc_ax, [h.accuracy for h in histories], TRAIN_COLOR, "training", 100.0)
+    _band(acc_ax, [h.val_accuracy for h in histories], VALIDATION_COLOR, "validation", 100.0)
+    loss_ax.set_ylabel("loss (cross-entropy)")
+    acc_ax.set_ylabel("accuracy (%)")
+    for ax in (loss_ax, acc_ax):
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(loc="best")
+    band = f"mean of {len(histories)} seeds, band: min-max" if len(histories) > 1 else "one seed"
+    fig.suptitle(f"{title} ({band})", fontsize=9)
+    return fig
+
+
+@chart
+def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str]) -> Figure:
+    """Row-normalized confusion matrix (% of each true class), annotated."""
+    totals = matrix.sum(axis=1, keepdims=True)
+    percent = np.divide(matrix * 100.0, totals, out=np.zeros(matrix.shape), where=totals > 0)
+    fig = Figure(figsize=(WIDTH_IN * 0.8, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.grid(False)
+    image = ax.imshow(percent, cmap="Blues", vmin=0, vmax=100)
+    for (i, j), value in np.ndenumerate(percent):
+        if value >= 0.5:
+            ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6.5,
+                    color="white" if value > 60 else "black")
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=40, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    fig.colorbar(image, ax=ax, label="% of the true class", fraction=0.046, pad=0.03)
+    return fig
+
+
+@chart
+def seed_strip(values: Mapping[str, Sequence[float]]) -> Figure | None:
+    """Test accuracy of every seed per model (dots), with the mean ± std as a bar."""
+    if not values:
+        return None
+    fig = Figure(figsize=(min(WIDTH_IN, 1.8 + 1.1 * len(values)), 2.4), layout="constrained")
+    ax = fig.add_subplot()
+    for i, accs in enumerate(values.values()):
+        pct = np.asarray(accs) * 100
+        offsets = np.linspace(-0.12, 0.12, len(pct)) if len(pct) > 1 else np.zeros(1)
+        ax.scatter(i + offsets, pct, color=TRAIN_COLOR, s=16, zorder=3)
+        std = float(np.std(pct, ddof=1)) if len(pct) > 1 else 0.0
+        ax.errorbar([i + 0.3], [pct.mean()], yerr=[std], fmt="_", color="black", capsize=4, markersize=12)
+    ax.set_xticks(range(len(values)), list(values), rotation=15 if len(values) > 3 else 0)
+    ax.set_xlim(-0.5, len(values) - 0.3)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_xlabel("model (dots: seeds; bar: mean ± std)")
+    return fig
+
+
+@chart
+def epoch_times(series: Mapping[str, Sequence[float]]) -> Figure | None:
+    """Mean seconds per epoch over seeds, one line per model."""
+    series = {label: s for label, s in series.items() if s}
+    if not series:
+        return None
+    fig = Figure(figsize=(WIDTH_IN * 0.62, 2.2), layout="constrained")
+    ax = fig.add_subplot()
+    for label, seconds in series.items():
+        ax.plot(np.arange(1, len(seconds) + 1), seconds, marker="o", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("time per epoch (s)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="best")
+    return fig

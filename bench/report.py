@@ -1,0 +1,272 @@
+"""The report's data: one shape built from result files alone, rendered to HTML and PDF by ``bench.render``.
+
+Several result folders may be given. Runs are grouped by (study name, model): folders holding the
+same study (e.g. seeds run on two machines) merge into one group per model; different studies are
+shown side by side, each model labelled "study · model". Sections drawn from the manifest (dataset,
+grid search, tuning times) use the first folder given for each study.
+
+With several seeds, per-class tables show the per-seed mean of each cell of scikit-learn's
+``classification_report``; the prediction grids show the run of the lowest seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import figures
+from bench import report_sections as sections
+from bench.errors import BenchError
+from bench.report_sections import Value, format_metric, spread
+from bench.results import Manifest, RunResult, Study, load_study
+from bench.stats import Summary, metric_values, summarize
+
+HEADLINE_ROWS = (("train_accuracy", "Train accuracy"), ("validation_accuracy", "Validation accuracy"),
+                 ("test_accuracy", "Test accuracy"), ("train_loss", "Train loss"),
+                 ("validation_loss", "Validation loss"), ("test_loss", "Test loss"),
+                 ("gap_train_test", "Overfitting gap (train − test accuracy)"), ("fit_s", "Fit time"),
+                 ("epoch_s", "Time per epoch"), ("images_per_s", "Inference speed"))
+# (anchor and partial name, heading, Report attribute that must be non-empty for the section to show)
+SECTIONS = (("headline", "Headline results", "headline"), ("dataset", "Dataset", "dataset"),
+            ("models", "Architectures and hyperparameters", "models"), ("grid-search", "Grid search", "searches"),
+            ("learning-curves", "Learning curves", "curves"), ("per-class", "Per-class results", "per_class"),
+            ("predictions", "Predictions", "predictions"), ("seeds", "Seeds", "seeds"),
+            ("timing", "Timing", "timing"), ("environment", "Environment", "environment"))
+REPORT_COLUMNS = ("precision", "recall", "f1-score", "support")
+
+
+@dataclass
+class Group:
+    """One model of one study: its runs (all seeds, all folders) and the study's manifest."""
+
+    label: str
+    study: str
+    model: str
+    manifest: Manifest
+    runs: list[RunResult]
+
+    @property
+    def ok_runs(self) -> list[RunResult]:
+        return [r for r in self.runs if r.status == "ok"]
+
+
+@dataclass
+class Report:
+    title: str
+    studies: list[str]
+    meta: list[tuple[str, str]]
+    problems: list[str]
+    outcome: list[dict]
+    headline: list[dict]
+    groups: list[str]
+    dataset: dict | None = None
+    models: dict | None = None
+    searches: list[dict] = field(default_factory=list)
+    curves: list[dict] = field(default_factory=list)
+    per_class: list[dict] = field(default_factory=list)
+    predictions: list[dict] = field(default_factory=list)
+    seeds: dict | None = None
+    timing: dict | None = None
+    environment: list[dict] = field(default_factory=list)
+
+    @property
+    def sections(self) -> list[dict]:
+        """The sections to show, in order, each with its anchor, heading and partial template."""
+        shown = []
+        for anchor, heading, attribute in SECTIONS:
+            if attribute == "headline" or getattr(self, attribute):
+                shown.append({"anchor": anchor, "heading": heading, "partial": f"partials/{anchor}.html"})
+        return shown
+
+
+# The range each metric can take: a t-interval over few seeds can reach past it, which is shown clipped.
+BOUNDS = {"accuracy": (0.0, 1.0), "gap": (-1.0, 1.0)}
+
+
+def clip(metric: str, value: float) -> float:
+    kind = "accuracy" if metric.endswith("accuracy") else metric.split("_")[0]
+    low, high = BOUNDS.get(kind, (0.0, math.inf))
+    return min(max(value, low), high)
+
+
+def summary_cell(metric: str, summary: Summary) -> dict:
+    """Mean ± std as text, the 95 % interval (clipped to the metric's range) as a second line."""
+    ci = (f"95 % CI {format_metric(metric, clip(metric, summary.ci_low))} to "
+          f"{format_metric(metric, clip(metric, summary.ci_high))}" if summary.ci_low is not None
+          else "one seed: no interval")
+    return {"value": summary.mean, "text": f"{format_metric(metric, summary.mean)} ± {spread(metric, summary.std)}",
+            "ci": ci, "n": summary.n}
+
+
+def load_groups(folders: list[Path], strict: bool) -> tuple[list[Study], list[Group], list[str]]:
+    """Read every folder, group runs by (study, model), list invalid files and duplicate seeds."""
+    studies = [load_study(folder, strict=strict) for folder in folders]
+    problems = [p for s in studies for p in s.problems]
+    names = list(dict.fromkeys(s.manifest.study for s in studies))
+    groups: dict[tuple[str, str], Group] = {}
+    for study in studies:
+        for run in study.runs:
+            key = (study.manifest.study, run.model)
+            label = run.model if len(names) == 1 else f"{study.manifest.study} · {run.model}"
+            group = groups.setdefault(key, Group(label, key[0], run.model, study.manifest, []))
+            if any(r.seed == run.seed for r in group.runs):
+                problems.append(f"{study.folder / run.file_name}: seed {run.seed} of {group.label} is also in an "
+                                "earlier folder; this copy is ignored")
+                continue
+            group.runs.append(run)
+    for study in studies:
+        problems += [f"{study.folder / r.file_name}: run failed: {r.error}" for r in study.runs if r.status == "failed"]
+    ordered = sorted(groups.values(), key=lambda g: (names.index(g.study), _model_rank(g)))
+    for group in ordered:
+        group.runs.sort(key=lambda r: r.seed)
+    return studies, ordered, problems
+
+
+def _model_rank(group: Group) -> int:
+    models = group.manifest.models
+    return models.index(group.model) if group.model in models else len(models)
+
+
+def headline(groups: list[Group]) -> list[dict]:
+    """Rows of metrics, one cell per model: mean ± std over ok seeds with a 95 % interval."""
+    rows = []
+    for metric, title in HEADLINE_ROWS:
+        cells = []
+        for group in groups:
+            values = metric_values(group.ok_runs, metric)
+            cells.append({"model": group.label, **summary_cell(metric, summarize(values))} if values else
+                         {"model": group.label, "value": None, "text": "no ok run", "ci": "", "n": 0})
+        rows.append({"metric": metric, "title": title, "cells": cells})
+    return rows
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _noise_clause(a: Summary, b: Summary) -> str:
+    if a.n < 2 or b.n < 2:
+        return " With a single seed there is no confidence interval, so this difference is not yet confirmed."
+    if a.ci_low <= b.ci_high and b.ci_low <= a.ci_high:
+        return (f" The 95 % confidence intervals overlap ({a.n} and {b.n} seeds), so the difference may be "
+                "seed-to-seed noise.")
+    return f" The 95 % confidence intervals do not overlap ({a.n} and {b.n} seeds)."
+
+
+def tuning_sentence(baseline: Summary, tuned: Summary) -> dict:
+    """The plain outcome of tuning on test accuracy; ``worse`` flags a loss so the page can mark it."""
+    points = (tuned.mean - baseline.mean) * 100
+    change = f"({_pct(baseline.mean)} → {_pct(tuned.mean)})"
+    if round(abs(points), 1) == 0:
+        text = f"Tuning left test accuracy unchanged {change}."
+    elif points < 0:
+        text = f"Tuning lowered test accuracy by {abs(points):.1f} points {change}."
+    else:
+        text = f"Tuning raised test accuracy by {points:.1f} points {change}."
+    return {"text": text + _noise_clause(baseline, tuned), "worse": points < 0 and round(abs(points), 1) > 0}
+
+
+def outcome(groups: list[Group]) -> list[dict]:
+    """Plain sentences: tuning's effect per study, the best model, and the largest overfitting gap."""
+    sentences = []
+    ok = {(g.study, g.model): summarize(metric_values(g.ok_runs, "test_accuracy")) for g in groups if g.ok_runs}
+    prefix = (lambda study: "") if len({g.study for g in groups}) == 1 else (lambda study: f"{study}: ")
+    for study in dict.fromkeys(g.study for g in groups):
+        if (study, "baseline") in ok and (study, "tuned") in ok:
+            sentence = tuning_sentence(ok[(study, "baseline")], ok[(study, "tuned")])
+            sentences.append({**sentence, "text": prefix(study) + sentence["text"]})
+    scored = [g for g in groups if g.ok_runs]
+    if scored:
+        best = max(scored, key=lambda g: ok[(g.study, g.model)].mean)
+        summary = ok[(best.study, best.model)]
+        sentences.append({"text": f"Best test accuracy: {best.label}, {summary.mean * 100:.2f} % ± "
+                          f"{summary.std * 100:.2f} over {summary.n} seed(s).", "worse": False})
+        gaps = {g.label: summarize(metric_values(g.ok_runs, "gap_train_test")).mean for g in scored}
+        label = max(gaps, key=gaps.get)
+        sentences.append({"text": f"Largest overfitting gap: {label}, train accuracy {gaps[label] * 100:.1f} points "
+                          "above test accuracy.", "worse": False})
+    failed = sum(1 for g in groups for r in g.runs if r.status == "failed")
+    if failed:
+        sentences.append({"text": f"{failed} run(s) failed and are left out of every mean; see Seeds.",
+                          "worse": True})
+    return sentences
+
+
+def classification_table(run: RunResult) -> dict[str, Any]:
+    """scikit-learn's ``classification_report(output_dict=True)`` rebuilt from the run's stored scores."""
+    pc = run.per_class
+    table: dict[str, Any] = {name: {"precision": p, "recall": r, "f1-score": f, "support": s}
+                             for name, p, r, f, s in zip(pc.class_names, pc.precision, pc.recall, pc.f1,
+                                                         pc.support, strict=True)}
+    matrix = np.asarray(run.confusion_matrix)
+    table["accuracy"] = float(np.trace(matrix) / matrix.sum())
+    support = np.asarray(pc.support, dtype=float)
+    for name, weights in (("macro avg", np.ones_like(support)), ("weighted avg", support)):
+        table[name] = {column: float(np.average(getattr(pc, "f1" if column == "f1-score" else column),
+                                                weights=weights)) for column in REPORT_COLUMNS[:3]}
+        table[name]["support"] = int(support.sum())
+    return table
+
+
+def mean_classification_table(runs: list[RunResult]) -> dict[str, Any]:
+    """Every cell of the classification report averaged over seeds."""
+    tables = [classification_table(r) for r in runs]
+    mean: dict[str, Any] = {}
+    for key, cell in tables[0].items():
+        if isinstance(cell, dict):
+            mean[key] = {c: math.fsum(t[key][c] for t in tables) / len(tables) for c in cell}
+        else:
+            mean[key] = math.fsum(t[key] for t in tables) / len(tables)
+    return mean
+
+
+def per_class_section(groups: list[Group]) -> list[dict]:
+    tables = []
+    for group in groups:
+        runs = group.ok_runs
+        if not runs:
+            continue
+        table = mean_classification_table(runs)
+        names = runs[0].per_class.class_names
+        rows = [{"name": key, "cells": [Value(table[key][c], f"{table[key][c]:.4f}" if c != "support"
+                                              else f"{table[key][c]:,.0f}") for c in REPORT_COLUMNS],
+                 "average": key.endswith(" avg")} for key in [*names, "macro avg", "weighted avg"]]
+        pooled = np.sum([np.asarray(r.confusion_matrix) for r in runs], axis=0)
+        tables.append({"label": group.label, "n": len(runs), "rows": rows,
+                         "accuracy": Value(table["accuracy"], f"{table['accuracy']:.4f}"),
+                         "confusion": figures.confusion_heatmap(pooled, names)})
+    return tables
+
+
+def build_report(folders: list[Path], strict: bool = False) -> Report:
+    """Read result folders and assemble every section; sections with nothing to show stay empty."""
+    studies, groups, problems = load_groups([Path(f) for f in folders], strict)
+    if not groups:
+        raise BenchError(f"no readable run in {', '.join(map(str, folders))}; nothing to report",
+                         fix="; ".join(problems) or "run 'fmbench run' first")
+    manifests = _primary_manifests(studies)
+    report = Report(title=sections.title(manifests), studies=[m.study for m in manifests],
+                    meta=sections.meta(manifests, groups), problems=problems,
+                    outcome=outcome(groups), headline=headline(groups), groups=[g.label for g in groups])
+    report.dataset = sections.dataset(manifests[0], groups)
+    report.models = sections.models(groups)
+    report.searches = sections.searches(manifests)
+    report.curves = sections.curves(groups)
+    report.per_class = per_class_section(groups)
+    report.predictions = sections.predictions(groups)
+    report.seeds = sections.seeds(groups)
+    report.timing = sections.timing(groups, manifests)
+    report.environment = sections.environments(studies, groups)
+    return report
+
+
+def _primary_manifests(studies: list[Study]) -> list[Manifest]:
+    """The first manifest of each distinct study, in the order folders were given."""
+    seen: dict[str, Manifest] = {}
+    for study in studies:
+        seen.setdefault(study.manifest.study, study.manifest)
+    return list(seen.values())

@@ -1,0 +1,315 @@
+"""The descriptive sections of a report (dataset, models, grid search, curves, predictions, seeds,
+timing, environment), each built from result records into plain dicts the templates lay out.
+
+A builder returns an empty value when it has nothing to show, so the section is left out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench import figures
+from bench.results import Environment, ImageSet, Manifest, Stage, Study
+from bench.stats import metric_values, summarize
+
+if TYPE_CHECKING:
+    from bench.report import Group
+
+SEARCH_NAMES = {"exhaustive": "exhaustive grid search (scikit-learn GridSearchCV)",
+                "halving": "successive halving (scikit-learn HalvingGridSearchCV)"}
+SEED_COLUMNS = ("train_accuracy", "validation_accuracy", "test_accuracy", "test_loss", "gap_train_test", "fit_s",
+                "images_per_s")
+
+
+@dataclass(frozen=True)
+class Value:
+    """A number in a table: the exact value (kept in the HTML for machines) and its text for readers."""
+
+    value: float | None
+    text: str
+
+
+def format_metric(metric: str, value: float) -> str:
+    """Readers' text for one metric value: accuracies in %, gaps in points, times in s."""
+    if metric.endswith("accuracy"):
+        return f"{value * 100:.2f} %"
+    if metric.startswith("gap"):
+        return f"{value * 100:+.2f} pts"
+    if metric.endswith("loss"):
+        return f"{value:.4f}"
+    if metric == "images_per_s":
+        return f"{value:,.0f} images/s"
+    return f"{value:.2f} s" if value < 100 else f"{value:,.0f} s"
+
+
+def spread(metric: str, value: float) -> str:
+    """A std in the metric's unit (no sign)."""
+    return format_metric(metric, value).lstrip("+")
+
+
+def text_of(value: Any) -> str:
+    """Hyperparameter and other free values as short text (lists, floats, None)."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def class_names(groups: list[Group], manifest: Manifest) -> list[str]:
+    names = manifest.dataset.get("class_names")
+    if isinstance(names, list) and names:
+        return [str(n) for n in names]
+    runs = [r for g in groups for r in g.ok_runs]
+    return runs[0].per_class.class_names if runs else [str(i) for i in range(10)]
+
+
+def title(manifests: list[Manifest]) -> str:
+    return "fmbench report: " + ", ".join(m.study for m in manifests)
+
+
+def _environments(groups: list[Group], manifests: list[Manifest]) -> list[Environment]:
+    records = [m.environment for m in manifests] + [r.environment for g in groups for r in g.runs]
+    return list({json.dumps(e.model_dump(), sort_keys=True): e for e in records}.values())
+
+
+def meta(manifests: list[Manifest], groups: list[Group]) -> list[tuple[str, str]]:
+    """The title block: study, profile, dates, seeds, machines and software."""
+    environments = _environments(groups, manifests)
+    machines = [f"{e.hostname}: {e.cpu_model}, {e.cpu_cores} cores, {e.memory_gib:g} GiB memory, "
+                f"GPU: {', '.join(e.gpus) or 'none'}" for e in environments]
+    software = [f"Python {e.python}, " + ", ".join(f"{k} {v}" for k, v in e.packages.items()) +
+                f", Keras backend {e.keras_backend}" for e in environments]
+    seeds = sorted({r.seed for g in groups for r in g.runs})
+    rows = [("Study", ", ".join(m.study for m in manifests)),
+            ("Profile", ", ".join(dict.fromkeys(m.profile for m in manifests))),
+            ("Date", ", ".join(f"{m.started[:16].replace('T', ' ')} to {m.finished[:16].replace('T', ' ')} UTC"
+                               for m in manifests)),
+            ("Seeds", f"{len(seeds)} ({', '.join(map(str, seeds))})"),
+            ("Models", ", ".join(g.label for g in groups)),
+            ("Machine", "; ".join(dict.fromkeys(machines))),
+            ("Software", "; ".join(dict.fromkeys(software))),
+            ("Command", "; ".join("fmbench " + " ".join(m.command) for m in manifests))]
+    return rows
+
+
+def image_grid(images: ImageSet, captions: list[dict]) -> list[dict]:
+    """Small pictures with their captions, for a 5-column grid."""
+    return [{"uri": figures.image_uri(image), **caption} for image, caption in zip(images.to_array(), captions,
+                                                                                  strict=True)]
+
+
+def dataset(manifest: Manifest, groups: list[Group]) -> dict | None:
+    """Counts, shapes, class balance and the first 25 training images."""
+    info, names = manifest.dataset, class_names(groups, manifest)
+    splits = []
+    for part in ("train", "test"):
+        split = info.get(part) if isinstance(info.get(part), dict) else {}
+        if "count" in split:
+            shape = "×".join(str(d) for d in split.get("shape", [])[1:]) or "—"
+            splits.append({"name": f"{part} set (full)", "count": f"{split['count']:,}", "shape": shape})
+    runs = [r for g in groups for r in g.runs]
+    if runs:
+        data = runs[0].data
+        splits += [{"name": f"used for {part}", "count": f"{count:,}", "shape": ""} for part, count in
+                   (("training", data.n_train), ("validation", data.n_validation), ("test", data.n_test))]
+    counts = [info.get(part, {}).get("class_counts") if isinstance(info.get(part), dict) else None
+              for part in ("train", "test")]
+    balance = [{"name": name, "train": _nth(counts[0], i), "test": _nth(counts[1], i)} for i, name in enumerate(names)]
+    samples = image_grid(manifest.train_samples, [{"caption": _name(names, y), "right": None}
+                                                  for y in manifest.train_samples.labels])
+    return {"splits": splits, "balance": balance, "samples": samples, "digest": info.get("digest", "—"),
+            "source": f"{info.get('location', '—')} ({info.get('source', '—')})"}
+
+
+def _nth(values: list | None, i: int) -> str:
+    return f"{values[i]:,}" if isinstance(values, list) and i < len(values) else "—"
+
+
+def _name(names: list[str], index: int) -> str:
+    return names[index] if 0 <= index < len(names) else str(index)
+
+
+def models(groups: list[Group]) -> dict | None:
+    """Layers of each model and a side-by-side table of hyperparameters and compile options."""
+    firsts = [(g, (g.ok_runs or g.runs)[0]) for g in groups if g.runs]
+    if not firsts:
+        return None
+    architectures = [{"label": g.label, "layers": r.architecture, "total": r.total_params} for g, r in firsts
+                     if r.architecture]
+    rows = []
+    for source in ("hyperparameters", "compile_options"):
+        names = list(dict.fromkeys(k for g, _ in firsts for r in g.runs for k in getattr(r, source)))
+        for name in names:
+            cells = []
+            for g, _ in firsts:
+                values = list(dict.fromkeys(text_of(getattr(r, source).get(name)) for r in g.runs))
+                cells.append(values[0] if len(values) == 1 else "varies by seed: " + " / ".join(values))
+            rows.append({"name": name, "kind": source.replace("_", " "), "cells": cells})
+    return {"labels": [g.label for g, _ in firsts], "architectures": architectures, "rows": rows}
+
+
+def stage_section(stage: Stage) -> dict:
+    """One grid-search stage: every candidate's scores (table) and a chart of mean CV accuracy."""
+    cv, names = stage.cv_results, list(stage.param_grid)
+    n = len(cv.get("params", []))
+    splits = sorted((k for k in cv if k.startswith("split") and k.endswith("_test_score")),
+                    key=lambda k: int(k[5:-11]))
+    extra = [k for k in ("iter", "n_resources") if k in cv]
+    rows = []
+    for i in range(n):
+        params = cv["params"][i]
+        rows.append({"params": [text_of(params.get(p)) for p in names], "extra": [text_of(cv[k][i]) for k in extra],
+                     "mean": Value(cv["mean_test_score"][i], f"{cv['mean_test_score'][i] * 100:.2f} ± "
+                                   f"{cv['std_test_score'][i] * 100:.2f}"),
+                     "rank": cv["rank_test_score"][i], "fit": f"{cv['mean_fit_time'][i]:.2f}",
+                     "folds": " / ".join(f"{cv[k][i] * 100:.1f}" for k in splits if cv[k][i] is not None),
+                     "best": cv["params"][i] == stage.best_params or cv["rank_test_score"][i] == 1})
+    return {"index": stage.index, "name": stage.name, "names": names, "extra": extra, "rows": rows,
+            "n_folds": stage.n_folds, "wall": f"{stage.wall_s:.1f} s", "best_score": f"{stage.best_score * 100:.2f} %",
+            "best": ", ".join(f"{k} = {text_of(v)}" for k, v in stage.best_params.items()),
+            "chart": stage_chart(stage, names)}
+
+
+def _final_candidates(cv: dict) -> dict[str, int]:
+    """Each candidate's last row (successive halving lists a candidate once per round it survives)."""
+    last: dict[str, int] = {}
+    for i, params in enumerate(cv.get("params", [])):
+        last[json.dumps(params, sort_keys=True)] = i
+    return last
+
+
+def stage_chart(stage: Stage, names: list[str]) -> str | None:
+    """A line/bar chart for one tuned parameter, a heatmap for two, nothing for more."""
+    cv = stage.cv_results
+    rows = [cv["params"][i] | {"_mean": cv["mean_test_score"][i], "_std": cv["std_test_score"][i]}
+            for i in _final_candidates(cv).values() if cv["mean_test_score"][i] is not None]
+    if not rows or len(names) not in (1, 2):
+        return None
+    if len(names) == 1:
+        return figures.one_param_chart(names[0], [r.get(names[0]) for r in rows], [r["_mean"] for r in rows],
+                                       [r["_std"] for r in rows])
+    axes = [list(dict.fromkeys(text_of(v) for v in stage.param_grid[name])) for name in names]
+    scores = {(text_of(r.get(names[0])), text_of(r.get(names[1]))): r["_mean"] for r in rows}
+    return figures.two_param_heatmap(names, axes[0], axes[1], scores)
+
+
+def searches(manifests: list[Manifest]) -> list[dict]:
+    """Per study with tuning: the search used, best parameters per tuning seed, and every stage."""
+    found = []
+    for manifest in manifests:
+        if not manifest.tuning:
+            continue
+        first = manifest.tuning[0]
+        names = list(dict.fromkeys(k for t in manifest.tuning for k in t.best_params))
+        best = [{"name": k, "cells": [text_of(t.best_params.get(k)) for t in manifest.tuning]} for k in names]
+        best += [{"name": "training images", "cells": [f"{t.n_train:,}" for t in manifest.tuning]},
+                 {"name": "search time", "cells": [f"{t.wall_s:.1f} s" for t in manifest.tuning]}]
+        found.append({"study": manifest.study, "search": SEARCH_NAMES.get(manifest.search, manifest.search),
+                      "seed": first.seed, "repeated": len(manifest.tuning) > 1,
+                      "tuning_seeds": [t.seed for t in manifest.tuning],
+                      "best": best, "stages": [stage_section(s) for s in first.stages]})
+    return found
+
+
+def curves(groups: list[Group]) -> list[dict]:
+    return [{"label": g.label, "n": len(g.ok_runs),
+             "figure": figures.learning_curves([r.history for r in g.ok_runs], g.label)}
+            for g in groups if g.ok_runs]
+
+
+def predictions(groups: list[Group]) -> list[dict]:
+    """For the lowest ok seed of each model: the first 25 test images and its most confident mistakes."""
+    found, pictures = [], {}
+    for group in groups:
+        if not group.ok_runs:
+            continue
+        run, samples = group.ok_runs[0], group.manifest.test_samples
+        names = class_names([group], group.manifest)
+        key = id(samples)
+        if key not in pictures:  # the same 25 test images serve every model of a study
+            pictures[key] = [figures.image_uri(image) for image in samples.to_array()]
+        first = []
+        for uri, index in zip(pictures[key], samples.indices, strict=True):
+            true, predicted = run.predictions.true[index], run.predictions.predicted[index]
+            confidence = run.predictions.probability[index] * 100
+            first.append({"uri": uri, "caption": _name(names, predicted), "true": _name(names, true),
+                          "right": predicted == true, "probability": f"{confidence:.0f}\u00a0%"})
+        mistakes = []
+        if run.mistakes is not None and run.mistakes.predicted is not None:
+            m = run.mistakes
+            mistakes = image_grid(m, [{"caption": _name(names, p), "true": _name(names, t), "right": False,
+                                       "probability": f"{q * 100:.0f}\u00a0%"}
+                                      for p, t, q in zip(m.predicted, m.labels, m.probability or [], strict=False)])
+        found.append({"label": group.label, "seed": run.seed, "first": first, "mistakes": mistakes,
+                      "correct": sum(1 for item in first if item["right"])})
+    return found
+
+
+def seeds(groups: list[Group]) -> dict | None:
+    """One row per run (failed runs say why) and a strip plot of test accuracy per model."""
+    rows = []
+    for group in groups:
+        for run in group.runs:
+            cells = ([Value(v, format_metric(m, v)) for m, v in
+                      ((m, metric_values([run], m)[0]) for m in SEED_COLUMNS)] if run.status == "ok" else [])
+            rows.append({"label": group.label, "seed": run.seed, "status": run.status, "cells": cells,
+                         "error": run.error or ""})
+    if not rows:
+        return None
+    strip = figures.seed_strip({g.label: metric_values(g.ok_runs, "test_accuracy") for g in groups if g.ok_runs})
+    return {"columns": SEED_COLUMNS, "rows": rows, "figure": strip}
+
+
+def timing(groups: list[Group], manifests: list[Manifest]) -> dict | None:
+    """Training and inference times per model, per-epoch times, and tuning time per stage."""
+    models = []
+    for group in groups:
+        runs = group.ok_runs
+        if runs:
+            models.append({"label": group.label, "n": len(runs), "cells": [
+                format_metric(m, summarize(metric_values(runs, m)).mean) for m in ("epoch_s", "fit_s", "images_per_s")]
+                + [f"{np.mean([r.timings.inference_s for r in runs]):.2f} s"]})
+    per_epoch = {g.label: _mean_epoch_seconds(g) for g in groups if g.ok_runs}
+    stages = [{"study": m.study, "seed": t.seed, "index": s.index, "name": s.name,
+               "candidates": len(_final_candidates(s.cv_results)), "folds": s.n_folds, "wall": f"{s.wall_s:.1f} s"}
+              for m in manifests for t in m.tuning for s in t.stages]
+    studies = [{"study": m.study, "wall": f"{m.wall_s:.1f} s", "estimate": f"{m.estimate_s:.0f} s",
+                "tuning": f"{sum(t.wall_s for t in m.tuning):.1f} s" if m.tuning else "—"} for m in manifests]
+    if not models and not stages:
+        return None
+    return {"models": models, "figure": figures.epoch_times(per_epoch), "stages": stages, "studies": studies}
+
+
+def _mean_epoch_seconds(group: Group) -> list[float]:
+    series = [r.history.epoch_seconds for r in group.ok_runs]
+    length = min(len(s) for s in series)
+    return [float(np.mean([s[i] for s in series])) for i in range(length)]
+
+
+def environments(studies: list[Study], groups: list[Group]) -> list[dict]:
+    """Every distinct environment record, every field, and which files it came from."""
+    found: dict[str, dict] = {}
+    records = [(f"{s.folder.name}/study.json", s.manifest.environment) for s in studies]
+    records += [(f"{g.study}/{r.file_name}", r.environment) for g in groups for r in g.runs]
+    for source, env in records:
+        key = json.dumps(env.model_dump(), sort_keys=True)
+        if key not in found:
+            fields = [(name, _env_text(value)) for name, value in env.model_dump().items() if name != "packages"]
+            found[key] = {"fields": fields, "packages": sorted(env.packages.items()), "sources": []}
+        found[key]["sources"].append(source)
+    return list(found.values())
+
+
+def _env_text(value: Any) -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return text_of(value)
