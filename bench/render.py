@@ -81,8 +81,8 @@ class Rendered:
 
 
 def default_out(report: Report) -> Path:
-    """reports/<study name>, with anything but letters, digits, dot, dash and underscore replaced."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", "+".join(report.studies)).strip("._") or "report"
+    """reports/<study name>[+<study name>...], anything but letters, digits and ._+- replaced by _."""
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "_", "+".join(report.studies)).strip("._+") or "report"
     return Path("reports") / name[:80]
 
 

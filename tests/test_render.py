@@ -1,0 +1,57 @@
+"""Rendering: the PDF renderer fetches nothing but embedded data, templates ship in the package, and
+output files appear whole or not at all."""
+
+from __future__ import annotations
+
+from importlib import resources
+from io import BytesIO
+
+import numpy as np
+import pytest
+from pypdf import PdfReader
+
+from bench import figures
+from bench.errors import BenchError
+from bench.render import DataOnlyFetcher, default_out, render_pdf, write_report
+from bench.report import SECTIONS
+
+PIXEL = figures.image_uri(np.zeros((2, 2), dtype=np.uint8), scale=1)
+
+
+def test_the_pdf_fetcher_serves_data_uris_and_refuses_everything_else(tmp_path):
+    secret = tmp_path / "secret.css"
+    secret.write_text("body { color: red }")
+    html = (f'<html><head><link rel="stylesheet" href="{secret.as_uri()}">'
+            '<link rel="stylesheet" href="http://127.0.0.1:9/x.css"></head>'
+            f'<body><p>hello</p><img src="{PIXEL}"><img src="https://example.invalid/y.png"></body></html>')
+    fetcher = DataOnlyFetcher()
+    pdf = render_pdf(html, fetcher)
+    assert sorted(fetcher.refused) == sorted([secret.as_uri(), "http://127.0.0.1:9/x.css",
+                                              "https://example.invalid/y.png"])
+    assert "hello" in PdfReader(BytesIO(pdf)).pages[0].extract_text()
+
+
+def test_every_template_ships_in_the_package():
+    package = resources.files("bench.templates")
+    assert package.joinpath("base.html").is_file() and package.joinpath("report.css").is_file()
+    for anchor, _, _ in SECTIONS:
+        assert package.joinpath("partials").joinpath(f"{anchor}.html").is_file(), anchor
+
+
+class Named:
+    def __init__(self, *studies):
+        self.studies = list(studies)
+
+
+@pytest.mark.parametrize(("studies", "expected"), [(["smoke"], "smoke"), (["a/b", "c"], "a_b+c"),
+                                                   (["<script>"], "script"), (["..."], "report")])
+def test_default_out_is_a_safe_folder_name(studies, expected):
+    assert default_out(Named(*studies)).as_posix() == f"reports/{expected}"
+
+
+def test_out_must_not_be_a_file(tmp_path):
+    out = tmp_path / "report"
+    out.write_text("not a folder")
+    with pytest.raises(BenchError, match="--out must be a folder"):
+        write_report(Named("x"), out)
+    assert out.read_text() == "not a folder"

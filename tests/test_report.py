@@ -1,0 +1,268 @@
+"""The report from a real smoke study: every section, numbers equal to the stored per-seed values, the
+per-class table equal to scikit-learn's, a parseable PDF, escaping, missing sections, invalid files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+from html.parser import HTMLParser
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sklearn.metrics import classification_report
+
+from bench.errors import BenchError
+from bench.render import default_out, render_html, render_pdf
+from bench.report import SECTIONS, build_report, tuning_sentence
+from bench.stats import summarize
+
+INJECTED = "<script>alert(1)</script>"
+
+
+class Cells(HTMLParser):
+    """Every element carrying a ``data-value``: its data-* attributes and its text."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.cells: list[dict] = []
+        self._open: dict | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "data-value" in attrs:
+            self._open = {**attrs, "text": ""}
+            self.cells.append(self._open)
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._open = None
+
+    def find(self, **attrs) -> list[dict]:
+        keys = {k.replace("_", "-"): v for k, v in attrs.items()}
+        return [c for c in self.cells if all(c.get(f"data-{k}") == v for k, v in keys.items())]
+
+
+def stored_runs(folder: Path) -> dict[str, list[dict]]:
+    """Run files read as plain JSON (not through bench), by model, in seed order."""
+    manifest = json.loads((folder / "study.json").read_text())
+    runs: dict[str, list[dict]] = {}
+    for name in manifest["runs"]:
+        run = json.loads((folder / name).read_text())
+        runs.setdefault(run["model"], []).append(run)
+    return {model: sorted(rs, key=lambda r: r["seed"]) for model, rs in runs.items()}
+
+
+def copy_study(source: Path, target: Path, edit_manifest=None, edit_run=None) -> Path:
+    shutil.copytree(source, target)
+    if edit_manifest:
+        path = target / "study.json"
+        path.write_text(json.dumps(edit_manifest(json.loads(path.read_text()))))
+    if edit_run:
+        for path in target.glob("*-seed*.json"):
+            path.write_text(json.dumps(edit_run(json.loads(path.read_text()))))
+    return target
+
+
+@pytest.fixture(scope="module")
+def rendered(smoke_study, tmp_path_factory):
+    """The smoke study's report, rendered once for this module: (report, html, pdf bytes)."""
+    report = build_report([smoke_study])
+    html = render_html(report)
+    return report, html, render_pdf(html)
+
+
+def test_every_section_heading_is_present(rendered):
+    _, html, _ = rendered
+    for number, (anchor, heading, _) in enumerate(SECTIONS, start=1):
+        assert f'<section id="{anchor}">' in html
+        assert f"<h2>{number}. {heading}</h2>" in html
+
+
+def test_headline_numbers_equal_the_mean_of_stored_per_seed_values(rendered, smoke_study):
+    _, html, _ = rendered
+    cells = Cells(html)
+    getters = {"train_accuracy": lambda r: r["metrics"]["train"]["accuracy"],
+               "validation_accuracy": lambda r: r["metrics"]["validation"]["accuracy"],
+               "test_accuracy": lambda r: r["metrics"]["test"]["accuracy"],
+               "test_loss": lambda r: r["metrics"]["test"]["loss"],
+               "gap_train_test": lambda r: r["gaps"]["train_minus_test"],
+               "fit_s": lambda r: r["timings"]["fit_s"],
+               "images_per_s": lambda r: r["timings"]["images_per_s"]}
+    for model, runs in stored_runs(smoke_study).items():
+        assert len(runs) == 2
+        for metric, getter in getters.items():
+            values = [getter(r) for r in runs]
+            (cell,) = [c for c in cells.find(model=model, metric=metric) if "data-seed" not in c]
+            assert float(cell["data-value"]) == pytest.approx(statistics.fmean(values), rel=1e-12)
+            assert cell["data-n"] == "2"
+            for run in runs:  # and the per-seed table shows each stored value as it is
+                (cell,) = cells.find(model=model, metric=metric, seed=str(run["seed"]))
+                assert float(cell["data-value"]) == getter(run)
+        (cell,) = [c for c in cells.find(model=model, metric="test_accuracy") if "data-seed" not in c]
+        mean, std = statistics.fmean(getters["test_accuracy"](r) for r in runs), statistics.stdev(
+            getters["test_accuracy"](r) for r in runs)
+        assert cell["text"].startswith(f"{mean * 100:.2f} % ± {std * 100:.2f} %")
+        assert "95 % CI" in cell["text"]
+
+
+def _sklearn_mean_report(runs: list[dict]) -> dict:
+    """Per-seed classification_report(output_dict=True), every cell averaged over seeds."""
+    reports = [classification_report(r["predictions"]["true"], r["predictions"]["predicted"],
+                                     target_names=r["per_class"]["class_names"], output_dict=True, zero_division=0)
+               for r in runs]
+    mean = {}
+    for key, cell in reports[0].items():
+        mean[key] = ({c: statistics.fmean(rep[key][c] for rep in reports) for c in cell} if isinstance(cell, dict)
+                     else statistics.fmean(rep[key] for rep in reports))
+    return mean
+
+
+def test_per_class_table_equals_sklearn_classification_report(rendered, smoke_study):
+    _, html, _ = rendered
+    cells = Cells(html)
+    for model, runs in stored_runs(smoke_study).items():
+        expected = _sklearn_mean_report(runs)
+        shown = {(c["data-row"], c.get("data-col")): c for c in cells.find(model=model) if "data-row" in c}
+        assert len(shown) == 4 * (len(expected) - 1) + 1  # four columns per row, one cell for accuracy
+        assert float(shown[("accuracy", None)]["data-value"]) == pytest.approx(expected["accuracy"], abs=1e-12)
+        for key, cell in expected.items():
+            for column, value in (cell.items() if isinstance(cell, dict) else ()):
+                assert float(shown[(key, column)]["data-value"]) == pytest.approx(value, abs=1e-9), (model, key)
+        macro = expected["macro avg"]["f1-score"]
+        assert shown[("macro avg", "f1-score")]["text"] == f"{macro:.4f}"
+
+
+def test_pdf_parses_has_pages_and_holds_the_headline_test_accuracy(rendered, smoke_study):
+    _, _, pdf = rendered
+    reader = PdfReader(BytesIO(pdf))
+    assert len(reader.pages) > 1
+    first_page = reader.pages[0].extract_text()
+    for model, runs in stored_runs(smoke_study).items():
+        mean = statistics.fmean(r["metrics"]["test"]["accuracy"] for r in runs)
+        assert f"{mean * 100:.2f} %" in first_page, model
+    assert "Page 1 of" in first_page
+
+
+def test_prediction_captions_are_right_and_wrong_as_stored(rendered, smoke_study):
+    report, html, _ = rendered
+    for block, (model, runs) in zip(report.predictions, stored_runs(smoke_study).items(), strict=True):
+        run = runs[0]
+        names = run["per_class"]["class_names"]
+        truth, predicted = run["predictions"]["true"][:25], run["predictions"]["predicted"][:25]
+        assert block["label"] == model and block["seed"] == run["seed"]
+        assert [i["right"] for i in block["first"]] == [t == p for t, p in zip(truth, predicted, strict=True)]
+        assert [i["caption"] for i in block["first"]] == [names[p] for p in predicted]
+        assert f'alt="{names[predicted[0]]} ({names[truth[0]]})"' in html
+        assert len(block["mistakes"]) == 25 and not any(i["right"] for i in block["mistakes"])
+    assert html.count('class="tile wrong"') == sum(
+        sum(1 for i in b["first"] if not i["right"]) + len(b["mistakes"]) for b in report.predictions)
+
+
+def test_injected_markup_in_a_run_name_comes_out_escaped(smoke_study, tmp_path):
+    def rename(record):
+        record["study"] = INJECTED
+        if record["kind"] == "run":
+            record["hyperparameters"]["optimizer"] = '"><img src=x onerror=alert(2)>'
+        return record
+
+    folder = copy_study(smoke_study, tmp_path / "study", rename, rename)
+    report = build_report([folder])
+    html = render_html(report)
+    assert INJECTED not in html and "<img src=x" not in html and "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in html
+    assert "<" not in default_out(report).name and "/" not in default_out(report).name
+
+
+def test_a_baseline_only_study_renders_without_tuning_sections(smoke_study, tmp_path):
+    def baseline_only(manifest):
+        manifest.update(models=["baseline"], tuning=[],
+                        runs=[name for name in manifest["runs"] if name.startswith("baseline")])
+        return manifest
+
+    folder = copy_study(smoke_study, tmp_path / "study", baseline_only)
+    for path in folder.glob("tuned-*.json"):
+        path.unlink()
+    report = build_report([folder])
+    html = render_html(report)
+    assert [s["anchor"] for s in report.sections] == [a for a, _, _ in SECTIONS if a != "grid-search"]
+    assert "Grid search" not in html and "Tuning time per stage" not in html and "Tuning " not in html
+    assert report.groups == ["baseline"]
+    assert len(PdfReader(BytesIO(render_pdf(html))).pages) > 1
+
+
+def test_runs_of_one_study_in_two_folders_merge(smoke_study, tmp_path, rendered):
+    def keep_seed(seed):
+        return lambda m: {**m, "runs": [n for n in m["runs"] if n.endswith(f"seed{seed}.json")]}
+
+    first = copy_study(smoke_study, tmp_path / "a", keep_seed(0))
+    second = copy_study(smoke_study, tmp_path / "b", keep_seed(1))
+    merged = build_report([first, second])
+    assert merged.problems == [] and merged.groups == ["baseline", "tuned"]
+    assert merged.headline == rendered[0].headline
+
+
+def test_different_studies_show_side_by_side(smoke_study, tmp_path):
+    def rename(record):
+        return {**record, "study": "other"}
+
+    other = copy_study(smoke_study, tmp_path / "other", rename, rename)
+    report = build_report([smoke_study, other])
+    name = json.loads((smoke_study / "study.json").read_text())["study"]
+    assert report.groups == [f"{name} · baseline", f"{name} · tuned", "other · baseline", "other · tuned"]
+    assert [s["study"] for s in report.searches] == [name, "other"]
+    assert sum("Tuning" in s["text"] for s in report.outcome) == 2
+
+
+def test_an_invalid_run_file_is_reported_by_path_and_reason(smoke_study, tmp_path):
+    folder = copy_study(smoke_study, tmp_path / "study")
+    (folder / "tuned-seed1.json").write_text("{ not json")
+    report = build_report([folder])
+    (problem,) = report.problems
+    assert problem.startswith(f"{folder / 'tuned-seed1.json'}: not valid JSON")
+    test_accuracy = next(r for r in report.headline if r["metric"] == "test_accuracy")
+    assert [c["n"] for c in test_accuracy["cells"]] == [2, 1]  # the rest renders: tuned from its other seed
+    assert problem in render_html(report).replace("&#39;", "'")
+    with pytest.raises(BenchError, match=r"tuned-seed1\.json: not valid JSON"):
+        build_report([folder], strict=True)
+
+
+def test_a_tuning_loss_is_said_plainly():
+    sentence = tuning_sentence(summarize([0.891]), summarize([0.857]))
+    assert sentence["worse"]
+    assert sentence["text"].startswith("Tuning lowered test accuracy by 3.4 points (89.1% → 85.7%).")
+    assert "single seed" in sentence["text"]
+    gain = tuning_sentence(summarize([0.80, 0.81, 0.82]), summarize([0.90, 0.91, 0.92]))
+    assert not gain["worse"]
+    assert gain["text"] == ("Tuning raised test accuracy by 10.0 points (81.0% → 91.0%). The 95 % confidence "
+                            "intervals do not overlap (3 and 3 seeds).")
+
+
+def test_fmbench_report_writes_html_and_pdf(cli, smoke_study, tmp_path):
+    out = tmp_path / "reports" / "smoke"
+    done = cli("report", str(smoke_study), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.pdf"]
+    assert "rendered in" in done.stdout and done.stderr == ""
+    assert PdfReader(out / "report.pdf").pages
+
+
+def test_fmbench_report_strict_makes_an_invalid_file_fatal(cli, smoke_study, tmp_path):
+    folder = copy_study(smoke_study, tmp_path / "study")
+    (folder / "baseline-seed0.json").write_text('{"schema_version": 1, "kind": "run"}')
+    lenient = cli("report", str(folder), "--out", str(tmp_path / "lenient"), "--html")
+    assert lenient.returncode == 0, lenient.stderr
+    assert f"warning: {folder / 'baseline-seed0.json'}: invalid RunResult" in lenient.stderr
+    assert [p.name for p in (tmp_path / "lenient").iterdir()] == ["report.html"]
+    strict = cli("report", str(folder), "--out", str(tmp_path / "strict"), "--strict")
+    assert strict.returncode == 2
+    assert strict.stderr.startswith(f"fmbench report: error: {folder / 'baseline-seed0.json'}: invalid RunResult")
+    assert "Traceback" not in strict.stderr and not (tmp_path / "strict").exists()
