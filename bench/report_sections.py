@@ -170,7 +170,7 @@ def stage_section(stage: Stage) -> dict:
                                    f"{cv['std_test_score'][i] * 100:.2f}"),
                      "rank": cv["rank_test_score"][i], "fit": f"{cv['mean_fit_time'][i]:.2f}",
                      "folds": " / ".join(f"{cv[k][i] * 100:.1f}" for k in splits if cv[k][i] is not None),
-                     "best": cv["params"][i] == stage.best_params or cv["rank_test_score"][i] == 1})
+                     "best": cv["rank_test_score"][i] == 1})
     return {"index": stage.index, "name": stage.name, "names": names, "extra": extra, "rows": rows,
             "n_folds": stage.n_folds, "wall": f"{stage.wall_s:.1f} s", "best_score": f"{stage.best_score * 100:.2f} %",
             "best": ", ".join(f"{k} = {text_of(v)}" for k, v in stage.best_params.items()),
