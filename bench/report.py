@@ -151,10 +151,10 @@ def _pct(value: float) -> str:
 def _noise_clause(a: Summary, b: Summary) -> str:
     if a.n < 2 or b.n < 2:
         return " With a single seed there is no confidence interval, so this difference is not yet confirmed."
+    seeds = f"{a.n} seeds each" if a.n == b.n else f"{a.n} and {b.n} seeds"
     if a.ci_low <= b.ci_high and b.ci_low <= a.ci_high:
-        return (f" The 95 % confidence intervals overlap ({a.n} and {b.n} seeds), so the difference may be "
-                "seed-to-seed noise.")
-    return f" The 95 % confidence intervals do not overlap ({a.n} and {b.n} seeds)."
+        return f" The 95 % confidence intervals overlap ({seeds}), so the difference may be seed-to-seed noise."
+    return f" The 95 % confidence intervals do not overlap ({seeds})."
 
 
 def tuning_sentence(baseline: Summary, tuned: Summary) -> dict:

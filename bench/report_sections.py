@@ -237,6 +237,8 @@ def predictions(groups: list[Group]) -> list[dict]:
             pictures[key] = [figures.image_uri(image) for image in samples.to_array()]
         first = []
         for uri, index in zip(pictures[key], samples.indices, strict=True):
+            if index >= len(run.predictions.true):  # a sample outside the test subset this run used
+                continue
             true, predicted = run.predictions.true[index], run.predictions.predicted[index]
             confidence = run.predictions.probability[index] * 100
             first.append({"uri": uri, "caption": _name(names, predicted), "true": _name(names, true),

@@ -243,7 +243,7 @@ def test_a_tuning_loss_is_said_plainly():
     gain = tuning_sentence(summarize([0.80, 0.81, 0.82]), summarize([0.90, 0.91, 0.92]))
     assert not gain["worse"]
     assert gain["text"] == ("Tuning raised test accuracy by 10.0 points (81.0% → 91.0%). The 95 % confidence "
-                            "intervals do not overlap (3 and 3 seeds).")
+                            "intervals do not overlap (3 seeds each).")
 
 
 def test_fmbench_report_writes_html_and_pdf(cli, smoke_study, tmp_path):
