@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.epochloop import model_class
 from bench.errors import BenchError
 
 OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam")
@@ -20,17 +21,24 @@ INITIALIZERS = (
 
 @dataclass(frozen=True)
 class CompileOptions:
-    """Keras' own per-step overhead knobs; the fast path turns them on, meaning unchanged."""
+    """Per-step overhead knobs; the fast path turns them on, the model's meaning unchanged.
+
+    ``steps_per_execution`` and ``jit_compile`` are Keras' own (they also speed up evaluate
+    and predict); ``epoch_loop`` trains each whole epoch as one compiled call
+    (``bench.epochloop``). With all three off, ``fit`` is exactly Keras' ``Model.fit``.
+    """
 
     steps_per_execution: int = 1
     jit_compile: bool | str = False
+    epoch_loop: bool = False
 
     def as_dict(self) -> dict:
-        return {"steps_per_execution": self.steps_per_execution, "jit_compile": self.jit_compile}
+        return {"steps_per_execution": self.steps_per_execution, "jit_compile": self.jit_compile,
+                "epoch_loop": self.epoch_loop}
 
 
 PLAIN = CompileOptions(1, "auto")
-FAST = CompileOptions(steps_per_execution=64, jit_compile=True)
+FAST = CompileOptions(steps_per_execution=64, jit_compile=True, epoch_loop=True)
 
 BASELINE_PARAMS = {"optimizer": "adam", "learning_rate": 0.001, "units": 128}
 
@@ -69,6 +77,8 @@ def _compile(model, optimizer: str, learning_rate: float, options: CompileOption
         # elementwise ops that XLA runs deterministically; tests/test_training.py checks
         # that the same seed gives bit-identical histories with this on.
         model._jit_compile = True
+    model.epoch_loop = options.epoch_loop
+    model.loop_jit = options.jit_compile is True
     return model
 
 
@@ -88,7 +98,7 @@ def build_baseline(options: CompileOptions = FAST, units: int = 128, optimizer: 
     inputs, x = _input_stack()
     x = keras.layers.Dense(units, activation="relu", name="dense")(x)
     outputs = keras.layers.Dense(10, name="logits")(x)
-    model = keras.Model(inputs, outputs, name="baseline")
+    model = model_class()(inputs, outputs, name="baseline")
     return _compile(model, optimizer, learning_rate, options)
 
 
@@ -109,7 +119,7 @@ def build_tunable(
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
     outputs = keras.layers.Dense(10, kernel_initializer=kernel_initializer, name="logits")(x)
-    model = keras.Model(inputs, outputs, name="tuned")
+    model = model_class()(inputs, outputs, name="tuned")
     return _compile(model, optimizer, learning_rate, options)
 
 
