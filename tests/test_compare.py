@@ -1,0 +1,126 @@
+"""Comparisons of real studies: data shape, HTML and PDF, self-comparison, escaping, bad input."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from bench.compare import compare, environment_diff, load_studies
+from bench.compare_report import render_pdf
+from bench.results import load_study
+
+
+def test_environment_diff_keeps_only_fields_that_differ(smoke_study):
+    env = load_study(smoke_study).manifest.environment
+    other = env.model_copy(update={"cpu_model": "Intel Xeon", "packages": {**env.packages, "keras": "3.0.0"}})
+    rows = {row.field: row for row in environment_diff([env, other, env])}
+    assert set(rows) == {"cpu_model", "packages.keras"}
+    assert rows["cpu_model"].values == [env.cpu_model, "Intel Xeon", env.cpu_model]
+    assert rows["packages.keras"].differs == [False, True, False]
+
+
+def test_a_study_compared_with_itself_shows_no_difference(smoke_study):
+    study = load_study(smoke_study)
+    comparison = compare([study, study])
+    assert comparison.environment == []
+    assert [v.model for v in comparison.versus] == ["baseline", "tuned"]
+    for versus in comparison.versus:
+        assert versus.difference.difference == 0 and versus.difference.p_value == 1.0
+        assert versus.churn == 0.0
+        assert (versus.mcnemar.only_a, versus.mcnemar.only_b, versus.mcnemar.p_mid) == (0, 0, 1.0)
+        assert versus.epoch_s_ratio == 1.0 and versus.seeds_needed >= 2
+    assert comparison.tuning_ratios == [1.0, 1.0]
+
+
+@pytest.fixture(scope="module")
+def other_study(cli, tmp_path_factory) -> Path:
+    """A second real study: baseline only, one different seed, marked as run on another machine and stack."""
+    out = tmp_path_factory.mktemp("other") / "seed5"
+    done = cli("--quiet", "run", "--profile", "smoke", "--models", "baseline", "--seeds", "5", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "study.json").read_text())
+    manifest["study"] = "seed5 <b>elsewhere</b>"
+    manifest["environment"]["cpu_model"] = "Intel Xeon <Gold>"
+    manifest["environment"]["packages"]["keras"] = "3.0.0"
+    (out / "study.json").write_text(json.dumps(manifest))
+    return out
+
+
+@pytest.mark.slow
+def test_two_real_studies_render_html_and_pdf(smoke_study, other_study, cli, tmp_path):
+    out = tmp_path / "report"
+    done = cli("compare", str(smoke_study), str(other_study), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    html = (out / "comparison.html").read_text()
+    assert '<td class="wrap differs">Intel Xeon &lt;Gold&gt;</td>' in html
+    assert '<td class="wrap differs">3.0.0</td>' in html and "packages.keras" in html
+    assert "python</code>" not in html  # identical fields are left out
+    assert "seed5 &lt;b&gt;elsewhere&lt;/b&gt;" in html and "<b>elsewhere" not in html
+    assert "needs at least 2 seeds in each study" in html  # B has one seed: no Welch p-value
+    assert "no shared seed: runs paired in seed order" in html
+    text = "".join(page.extract_text() for page in PdfReader(out / "comparison.pdf").pages)
+    assert "Environment differences" in text and "Intel Xeon <Gold>" in text
+    assert "Differences" in text and "baseline" in text
+
+
+@pytest.mark.slow
+def test_difference_and_p_value_of_two_real_studies(smoke_study, other_study):
+    a, b = load_studies([smoke_study, other_study])
+    versus = compare([a, b]).versus
+    assert [v.model for v in versus] == ["baseline"]
+    accuracy_a = [r.metrics.test.accuracy for r in a.ok_runs("baseline")]
+    accuracy_b = b.ok_runs("baseline")[0].metrics.test.accuracy
+    assert versus[0].difference.difference == pytest.approx(accuracy_b - sum(accuracy_a) / 2)
+    assert versus[0].mcnemar is None and 0 < versus[0].churn < 0.5
+
+
+@pytest.mark.slow
+def test_self_comparison_report_reads_zero_and_p_one(smoke_study, cli, tmp_path):
+    out = tmp_path / "self"
+    done = cli("compare", str(smoke_study), str(smoke_study), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    html = (out / "comparison.html").read_text()
+    assert "The environments are identical in every recorded field" in html
+    assert html.count("+0.00 pts</td>") == 2 and html.count("mid-p 1.000, exact 1.000") == 2
+    assert html.count(">0.00 %<br>") == 2  # churn
+
+
+def _png_data_uri() -> str:
+    from matplotlib.figure import Figure
+
+    buffer = io.BytesIO()
+    Figure(figsize=(1, 1)).savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def test_pdf_renderer_fetches_data_uris_only(tmp_path):
+    uri = _png_data_uri()
+    on_disk = tmp_path / "figure.png"
+    on_disk.write_bytes(base64.b64decode(uri.split(",", 1)[1]))
+    inline = PdfReader(io.BytesIO(render_pdf(f'<img src="{uri}">')))
+    local = PdfReader(io.BytesIO(render_pdf(f'<img src="file://{on_disk}"><img src="http://127.0.0.1:9/x.png">')))
+    assert len(inline.pages[0].images) == 1
+    assert len(local.pages[0].images) == 0
+
+
+def test_compare_bad_inputs_exit_2(smoke_study, cli, tmp_path):
+    done = cli("compare", str(smoke_study))
+    assert done.returncode == 2 and "compare needs at least two results folders" in done.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = cli("compare", str(smoke_study), str(empty))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"fmbench compare: error: no study.json in {empty}; "
+                                   "pass a folder written by 'fmbench run'")
+    failed = tmp_path / "failed"
+    shutil.copytree(smoke_study, failed)
+    for path in failed.glob("*-seed*.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "status": "failed", "error": "boom"}))
+    done = cli("compare", str(smoke_study), str(failed))
+    assert done.returncode == 2 and f"{failed}: no successful run to compare" in done.stderr
