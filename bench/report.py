@@ -98,8 +98,9 @@ def summary_cell(metric: str, summary: Summary) -> dict:
     ci = (f"95 % CI {format_metric(metric, clip(metric, summary.ci_low))} to "
           f"{format_metric(metric, clip(metric, summary.ci_high))}" if summary.ci_low is not None
           else "one seed: no interval")
-    return {"value": summary.mean, "text": f"{format_metric(metric, summary.mean)} ± {spread(metric, summary.std)}",
-            "ci": ci, "n": summary.n}
+    # A line may break before "±" only, never inside a number and its unit.
+    text = f"{format_metric(metric, summary.mean)} ±\u00a0{spread(metric, summary.std)}"
+    return {"value": summary.mean, "text": text, "ci": ci, "n": summary.n}
 
 
 def load_groups(folders: list[Path], strict: bool) -> tuple[list[Study], list[Group], list[str]]:

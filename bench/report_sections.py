@@ -33,17 +33,22 @@ class Value:
     text: str
 
 
+NBSP = "\u00a0"  # keeps a number and its unit on one line
+
+
 def format_metric(metric: str, value: float) -> str:
     """Readers' text for one metric value: accuracies in %, gaps in points, times in s."""
     if metric.endswith("accuracy"):
-        return f"{value * 100:.2f} %"
-    if metric.startswith("gap"):
-        return f"{value * 100:+.2f} pts"
-    if metric.endswith("loss"):
-        return f"{value:.4f}"
-    if metric == "images_per_s":
-        return f"{value:,.0f} images/s"
-    return f"{value:.2f} s" if value < 100 else f"{value:,.0f} s"
+        text = f"{value * 100:.2f} %"
+    elif metric.startswith("gap"):
+        text = f"{value * 100:+.2f} pts"
+    elif metric.endswith("loss"):
+        text = f"{value:.4f}"
+    elif metric == "images_per_s":
+        text = f"{value:,.0f} images/s"
+    else:
+        text = f"{value:.2f} s" if value < 100 else f"{value:,.0f} s"
+    return text.replace(" ", NBSP)
 
 
 def spread(metric: str, value: float) -> str:

@@ -109,7 +109,7 @@ def test_headline_numbers_equal_the_mean_of_stored_per_seed_values(rendered, smo
         (cell,) = [c for c in cells.find(model=model, metric="test_accuracy") if "data-seed" not in c]
         mean, std = statistics.fmean(getters["test_accuracy"](r) for r in runs), statistics.stdev(
             getters["test_accuracy"](r) for r in runs)
-        assert cell["text"].startswith(f"{mean * 100:.2f} % ± {std * 100:.2f} %")
+        assert cell["text"].replace("\xa0", " ").startswith(f"{mean * 100:.2f} % ± {std * 100:.2f} %")
         assert "95 % CI" in cell["text"]
 
 
@@ -144,7 +144,7 @@ def test_pdf_parses_has_pages_and_holds_the_headline_test_accuracy(rendered, smo
     _, _, pdf = rendered
     reader = PdfReader(BytesIO(pdf))
     assert len(reader.pages) > 1
-    first_page = reader.pages[0].extract_text()
+    first_page = reader.pages[0].extract_text().replace("\xa0", " ")
     for model, runs in stored_runs(smoke_study).items():
         mean = statistics.fmean(r["metrics"]["test"]["accuracy"] for r in runs)
         assert f"{mean * 100:.2f} %" in first_page, model

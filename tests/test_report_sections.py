@@ -58,8 +58,8 @@ def test_free_values_read_as_short_text(value, text):
 
 
 def test_metric_text_has_units():
-    assert report_sections.format_metric("test_accuracy", 0.8523) == "85.23 %"
-    assert report_sections.format_metric("gap_train_test", 0.034) == "+3.40 pts"
-    assert report_sections.format_metric("fit_s", 12.345) == "12.35 s"
-    assert report_sections.format_metric("images_per_s", 30787.1) == "30,787 images/s"
+    assert report_sections.format_metric("test_accuracy", 0.8523) == "85.23\u00a0%"  # unit never wraps away
+    assert report_sections.format_metric("gap_train_test", 0.034) == "+3.40\u00a0pts"
+    assert report_sections.format_metric("fit_s", 12.345) == "12.35\u00a0s"
+    assert report_sections.format_metric("images_per_s", 30787.1) == "30,787\u00a0images/s"
     assert report_sections.format_metric("test_loss", 0.45678) == "0.4568"
