@@ -56,6 +56,8 @@ class Group:
 
 @dataclass
 class Report:
+    """Everything a report shows, as plain values the templates lay out; empty sections are left out."""
+
     title: str
     studies: list[str]
     meta: list[tuple[str, str]]

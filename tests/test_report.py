@@ -235,6 +235,55 @@ def test_an_invalid_run_file_is_reported_by_path_and_reason(smoke_study, tmp_pat
         build_report([folder], strict=True)
 
 
+def test_a_failed_run_is_shown_and_left_out_of_the_means(smoke_study, tmp_path):
+    def fail(run):
+        if run["model"] == "tuned" and run["seed"] == 1:
+            run.update(status="failed", error="<b>out of memory</b>")
+        return run
+
+    folder = copy_study(smoke_study, tmp_path / "study", edit_run=fail)
+    report = build_report([folder])
+    html = render_html(report)
+    test_accuracy = next(r for r in report.headline if r["metric"] == "test_accuracy")
+    assert [c["n"] for c in test_accuracy["cells"]] == [2, 1]
+    assert "failed: &lt;b&gt;out of memory&lt;/b&gt;" in html
+    assert any(s["worse"] and s["text"].startswith("1 run(s) failed") for s in report.outcome)
+
+
+def test_a_search_repeated_per_seed_lists_every_seeds_best_parameters(smoke_study, tmp_path):
+    def repeat(manifest):
+        again = {**manifest["tuning"][0], "seed": 1, "best_params": {**manifest["tuning"][0]["best_params"],
+                                                                      "optimizer": "sgd"}}
+        return {**manifest, "tuning": [manifest["tuning"][0], again], "search": "halving"}
+
+    report = build_report([copy_study(smoke_study, tmp_path / "study", repeat)])
+    html = render_html(report)
+    (search,) = report.searches
+    assert search["tuning_seeds"] == [0, 1] and search["repeated"]
+    assert next(r["cells"] for r in search["best"] if r["name"] == "optimizer")[1] == "sgd"
+    assert "successive halving (scikit-learn HalvingGridSearchCV)" in html
+    assert "the stages below are those of seed 0" in html
+    assert len(report.timing["stages"]) == 2 * len(search["stages"])
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda folder: None, "results folder does not exist"),
+    (lambda folder: folder.mkdir(), "no study.json in"),
+])
+def test_a_folder_that_is_not_a_study_is_an_error(tmp_path, make, message):
+    make(tmp_path / "x")
+    with pytest.raises(BenchError, match=message):
+        build_report([tmp_path / "x"])
+
+
+def test_a_study_without_one_readable_run_is_an_error(smoke_study, tmp_path):
+    folder = copy_study(smoke_study, tmp_path / "study")
+    for path in folder.glob("*-seed*.json"):
+        path.write_text("[]")
+    with pytest.raises(BenchError, match=r"no readable run in .*; nothing to report; .*expected a JSON object"):
+        build_report([folder])
+
+
 def test_a_tuning_loss_is_said_plainly():
     sentence = tuning_sentence(summarize([0.891]), summarize([0.857]))
     assert sentence["worse"]
