@@ -3,15 +3,18 @@
 ``fmbench reference`` stores, per model, the per-seed values the gate needs; ``fmbench check`` turns a
 new study plus that reference into a list of checks and evaluates each one.
 
-The allowed drop (unless ``--max-drop`` gives one) is ``max(FLOOR, margin)`` where ``margin`` is the
-one-sided 99 % noise margin of the difference in means:
-  * both sides share two or more seeds: pair them, ``t_{0.99, n-1} * sd(differences) / sqrt(n)``,
-    and compare the means over those shared seeds only;
-  * otherwise: Welch, ``t_{0.99, df} * sqrt(s_ref^2 / n_ref + s_new^2 / n_new)``;
-  * fewer than two seeds on a side (no spread to measure): 0, so the floor alone applies.
-Why 99 % and not 95 %: a CI gate is run on many machines and commits; at 95 % one check in twenty
-would fail on seed or CPU noise alone. Why a floor: on the same machine runs are deterministic, the
-margin is then 0, and a floor keeps sub-half-point float noise from another CPU from failing CI.
+The allowed drop (unless ``--max-drop`` gives one, used exactly) is:
+  * the floor (0.005), when the two sides share two or more seeds and every shared seed moved by the
+    same amount (the runs reproduce: a deterministic machine, or a change that costs each seed alike);
+    then the means over the shared seeds are compared;
+  * otherwise ``max(FLOOR, t_{0.99, dof} * s * sqrt(1/n_ref + 1/n_new))`` over all seeds, where ``s`` is
+    the per-seed std pooled over every model of both sides (same data, same protocol, so alike) and
+    ``dof`` its degrees of freedom (Welch's margin from one model alone where nothing can be pooled);
+  * one seed a side and nothing to pool: the floor.
+Why 99 %: a gate runs on every commit and across machines; at 95 % one check in twenty would fail on
+seed noise alone. With ``--per-class`` a model's class checks share that 1 % (Bonferroni: 99.9 % each).
+Why pooled: with two seeds a side one model alone has 2 degrees of freedom at best
+(t = 7.0); pooled over two models, 4 (t = 3.7).
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ from pydantic import ValidationError
 
 from bench.errors import BenchError
 from bench.results import Environment, Record, RunResult, Study, write_json_atomic
-from bench.significance import paired_margin, welch_margin
+from bench.significance import pooled_spread, unpaired_margin, welch_margin
 from bench.stats import METRICS, summarize
 
 REFERENCE_SCHEMA_VERSION = 1
 FLOOR = 0.005
 GATE_CONFIDENCE = 0.99
+SAME_SHIFT = 1e-6  # far below one test image (1e-4 of accuracy): float round-off only
 LABELS = {"test_accuracy": "test accuracy", "gap_train_test": "overfitting gap (train - test accuracy)"}
 
 
@@ -127,36 +131,61 @@ def read_reference(path: Path) -> Reference:
 
 @dataclass(frozen=True)
 class Allowance:
-    """How much worse a metric may get, and the rule that said so (shown beside every result)."""
+    """How much worse a metric may get, the rule that said so, and whether seeds are compared in pairs."""
 
     value: float
     rule: str
+    paired: bool = False
+
+
+def shared_seeds(reference: SeedValues, observed: SeedValues) -> list[int]:
+    return sorted(set(reference.seeds) & set(observed.seeds))
+
+
+def reproduces(reference: SeedValues, observed: SeedValues) -> bool:
+    """Two or more shared seeds whose values all moved by the same amount: the runs are paired exactly.
+
+    That is what a deterministic machine gives (shift 0), and what a change that costs every seed the
+    same gives. Any other difference means the seeds landed elsewhere, as on another CPU or after a
+    change of numerics, and only the seed spread can say what is noise.
+    """
+    shared = shared_seeds(reference, observed)
+    ref, new = reference.by_seed(), observed.by_seed()
+    shifts = [new[s] - ref[s] for s in shared]
+    return len(shared) >= 2 and max(shifts) - min(shifts) <= SAME_SHIFT
 
 
 def allowance(reference: SeedValues, observed: SeedValues, explicit: float | None,
-              floor: float = FLOOR) -> Allowance:
+              spread: tuple[float, int] | None = None, floor: float = FLOOR,
+              confidence: float = GATE_CONFIDENCE) -> Allowance:
+    """``explicit`` if given; the floor if the seeds reproduce; else max(floor, the 99 % unpaired margin).
+
+    ``spread`` is the per-seed std pooled over models and both sides, with its degrees of freedom;
+    without it the margin is Welch's from these two sides alone.
+    """
+    paired = reproduces(reference, observed)
     if explicit is not None:
-        return Allowance(explicit, "--max-drop")
-    ref, new = reference.by_seed(), observed.by_seed()
-    shared = sorted(set(ref) & set(new))
-    if len(shared) >= 2:
-        margin, kind = paired_margin([new[s] - ref[s] for s in shared], GATE_CONFIDENCE), "paired t"
+        return Allowance(explicit, "--max-drop", paired)
+    if paired:
+        return Allowance(floor, f"floor {floor:g}, seeds reproduce", True)
+    if spread is not None:
+        margin, kind = unpaired_margin(*spread, len(reference.values), len(observed.values), confidence), "pooled"
     else:
-        margin, kind = welch_margin(reference.values, observed.values, GATE_CONFIDENCE), "Welch t"
+        margin, kind = welch_margin(reference.values, observed.values, confidence), "Welch"
     if margin is None or margin <= floor:
         return Allowance(floor, f"floor {floor:g}")
-    return Allowance(margin, f"{kind} 99% margin")
+    return Allowance(margin, f"{kind} t {confidence * 100:.4g}% margin")
 
 
-def compared_means(reference: SeedValues, observed: SeedValues) -> tuple[float, float]:
-    """Means over the shared seeds when two or more are shared (paired), else over all seeds."""
-    ref, new = reference.by_seed(), observed.by_seed()
-    shared = sorted(set(ref) & set(new))
-    if len(shared) < 2:
-        shared_ref, shared_new = reference.values, observed.values
+def compared_means(reference: SeedValues, observed: SeedValues, paired: bool) -> tuple[float, float]:
+    """Means over the shared seeds when compared in pairs, else over all seeds."""
+    if paired:
+        ref, new = reference.by_seed(), observed.by_seed()
+        ref_values = [ref[s] for s in shared_seeds(reference, observed)]
+        new_values = [new[s] for s in shared_seeds(reference, observed)]
     else:
-        shared_ref, shared_new = [ref[s] for s in shared], [new[s] for s in shared]
-    return math.fsum(shared_ref) / len(shared_ref), math.fsum(shared_new) / len(shared_new)
+        ref_values, new_values = reference.values, observed.values
+    return math.fsum(ref_values) / len(ref_values), math.fsum(new_values) / len(new_values)
 
 
 @dataclass(frozen=True)
@@ -195,7 +224,7 @@ class MetricCheck:
     allowance: Allowance
 
     def evaluate(self) -> Outcome:
-        ref_mean, new_mean = compared_means(self.reference, self.observed)
+        ref_mean, new_mean = compared_means(self.reference, self.observed, self.allowance.paired)
         worse_by = (ref_mean - new_mean) if self.higher_is_better else (new_mean - ref_mean)
         passed = worse_by <= self.allowance.value + 1e-12  # float round-off must not fail an exact tie
         verb = ("fell" if new_mean < ref_mean else "rose") if not passed else "went"
@@ -251,8 +280,10 @@ def _class_f1(name: str):
     return lambda run: run.per_class.f1[run.per_class.class_names.index(name)]
 
 
-def _model_checks(model: str, ref: ModelReference, ok: list[RunResult], max_drop: float | None,
-                  per_class: bool) -> list[MetricCheck]:
+Pair = tuple[str, str, str, bool, SeedValues, SeedValues]  # model, metric, label, higher is better, ref, new
+
+
+def _model_pairs(model: str, ref: ModelReference, ok: list[RunResult], per_class: bool) -> list[Pair]:
     wanted = [("test_accuracy", LABELS["test_accuracy"], True, ref.test_accuracy, METRICS["test_accuracy"]),
               ("gap_train_test", LABELS["gap_train_test"], False, ref.gap_train_test, METRICS["gap_train_test"])]
     if per_class:
@@ -261,12 +292,20 @@ def _model_checks(model: str, ref: ModelReference, ok: list[RunResult], max_drop
             raise BenchError(f"{model}: the results lack classes the reference has", value=sorted(unknown))
         wanted += [(f"f1[{name}]", f"F1 of class {name}", True, values, _class_f1(name))
                    for name, values in ref.per_class_f1.items()]
-    checks = []
-    for metric, label, higher, reference, getter in wanted:
-        observed = observed_values(ok, getter)
-        checks.append(MetricCheck(model, metric, label, higher, reference, observed,
-                                  allowance(reference, observed, max_drop)))
-    return checks
+    return [(model, metric, label, higher, reference, observed_values(ok, getter))
+            for metric, label, higher, reference, getter in wanted]
+
+
+def pooled_spreads(pairs: list[Pair]) -> dict[str, tuple[float, int] | None]:
+    """Per metric: the per-seed std pooled over every model, reference and new side alike.
+
+    The models train on the same data with the same protocol, so their seed noise is alike; pooling
+    turns two seeds a side into usable degrees of freedom.
+    """
+    groups: dict[str, list[list[float]]] = {}
+    for _, metric, _, _, reference, observed in pairs:
+        groups.setdefault(metric, []).extend([reference.values, observed.values])
+    return {metric: pooled_spread(values) for metric, values in groups.items()}
 
 
 def build_checks(reference: Reference, study: Study, max_drop: float | None = None,
@@ -275,13 +314,23 @@ def build_checks(reference: Reference, study: Study, max_drop: float | None = No
     if max_drop is not None and not (0 <= max_drop < 1):
         raise BenchError("--max-drop must be a fraction of accuracy between 0 and 1 (0.005 is half a point)",
                          value=max_drop)
-    checks: list[RunsSucceeded | MetricCheck] = []
+    succeeded, pairs = {}, []
     for model, ref in reference.models.items():
         runs = [r for r in study.runs if r.model == model]
-        checks.append(RunsSucceeded(model, runs))
+        succeeded[model] = RunsSucceeded(model, runs)
         ok = [r for r in runs if r.status == "ok"]
-        if ok:
-            checks += _model_checks(model, ref, ok, max_drop, per_class)
+        pairs += _model_pairs(model, ref, ok, per_class) if ok else []
+    spreads = pooled_spreads(pairs)
+    n_classes = sum(1 for metric in spreads if metric.startswith("f1["))
+    checks: list[RunsSucceeded | MetricCheck] = []
+    for model, runs_check in succeeded.items():
+        checks.append(runs_check)
+        for m, metric, label, higher, ref, new in pairs:
+            # The per-class checks of a model share one 1 % false-alarm budget (Bonferroni).
+            confidence = 1 - (1 - GATE_CONFIDENCE) / n_classes if metric.startswith("f1[") else GATE_CONFIDENCE
+            if m == model:
+                checks.append(MetricCheck(model, metric, label, higher, ref, new,
+                                          allowance(ref, new, max_drop, spreads[metric], confidence=confidence)))
     return checks
 
 

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from scipy import stats as scipy_stats
 
 from bench.errors import BenchError
 from bench.gate import (
     FLOOR,
+    Allowance,
     MetricCheck,
     SeedValues,
     allowance,
     read_reference,
 )
+from bench.significance import pooled_spread
 
 COMMITTED_REFERENCE = Path(__file__).resolve().parent / "data" / "smoke-reference.json"
 
@@ -33,18 +37,39 @@ def test_explicit_max_drop_is_used_exactly():
 def test_identical_per_seed_shift_leaves_only_the_floor():
     ref, new = values([0, 1], [0.79, 0.75]), values([0, 1], [0.76, 0.72])
     assert allowance(ref, new, None) == allowance(ref, ref, None)
-    assert allowance(ref, new, None).value == FLOOR
+    assert allowance(ref, new, None) == Allowance(FLOOR, "floor 0.005, seeds reproduce", paired=True)
 
 
-def test_noisy_shared_seeds_widen_the_margin_paired():
-    rule = allowance(values([0, 1, 2], [0.79, 0.75, 0.77]), values([0, 1, 2], [0.80, 0.73, 0.78]), None)
-    assert rule.rule == "paired t 99% margin" and rule.value > 0.03
+def test_seeds_that_land_elsewhere_get_the_pooled_margin():
+    ref, new = values([0, 1], [0.79, 0.75]), values([0, 1], [0.755, 0.751])
+    spread = pooled_spread([ref.values, new.values, [0.78, 0.76], [0.77, 0.72]])
+    rule = allowance(ref, new, None, spread)
+    expected = scipy_stats.t.ppf(0.99, spread[1]) * spread[0] * math.sqrt(1 / 2 + 1 / 2)
+    assert rule == Allowance(pytest.approx(expected), "pooled t 99% margin", paired=False)
+    assert 0.05 < rule.value < 0.15
 
 
-def test_without_shared_seeds_the_margin_is_welch():
+def test_without_shared_seeds_or_pool_the_margin_is_welch():
     rule = allowance(values([0, 1], [0.79, 0.75]), values([5, 6], [0.78, 0.76]), None)
     assert rule.rule == "Welch t 99% margin" and rule.value > 0.05
     assert allowance(values([0], [0.79]), values([5], [0.70]), None).value == FLOOR
+
+
+def test_another_numerics_path_within_seed_noise_passes_and_a_collapse_fails():
+    """Real smoke accuracies, seeds 0 and 1, before and after training moved to an XLA-compiled epoch loop."""
+    before = {"baseline": values([0, 1], [0.7913, 0.7504]), "tuned": values([0, 1], [0.7843, 0.7603])}
+    after = {"baseline": values([0, 1], [0.7548, 0.7508]), "tuned": values([0, 1], [0.7703, 0.7217])}
+    spread = pooled_spread([v.values for side in (before, after) for v in side.values()])
+    for model in before:
+        drop = before[model].mean - after[model].mean
+        assert 0.01 < drop < allowance(before[model], after[model], None, spread).value
+    collapsed = values([0, 1], [0.60, 0.58])
+    assert before["tuned"].mean - collapsed.mean > allowance(before["tuned"], collapsed, None, spread).value
+
+
+def test_a_pooled_margin_under_the_floor_is_the_floor():
+    rule = allowance(values([0, 1], [0.79, 0.75]), values([0, 1], [0.80, 0.75]), None, (0.0001, 4))
+    assert (rule.value, rule.rule) == (FLOOR, "floor 0.005")
 
 
 def test_a_failed_check_says_what_fell_by_how_much():

@@ -86,11 +86,12 @@ def test_margins_follow_their_formulas():
     _, df = sig.welch_parts(a, b)
     assert sig.welch_margin(a, b, 0.99) == pytest.approx(scipy_stats.t.ppf(0.99, df) * se)
     assert sig.welch_margin([0.7], b) is None
-    diffs = [-0.01, 0.002, -0.004]
-    expected = scipy_stats.t.ppf(0.95, 2) * np.std(diffs, ddof=1) / math.sqrt(3)
-    assert sig.paired_margin(diffs) == pytest.approx(expected)
-    assert sig.paired_margin([-0.03, -0.03]) == 0.0
-    assert sig.paired_margin([0.01]) is None
+    std, dof = sig.pooled_spread([[0.70, 0.72], [0.75, 0.79], [0.5]])
+    expected = math.sqrt((np.var([0.70, 0.72], ddof=1) + np.var([0.75, 0.79], ddof=1)) / 2)
+    assert dof == 2 and std == pytest.approx(expected)
+    assert sig.unpaired_margin(std, dof, 2, 3, 0.99) == pytest.approx(
+        scipy_stats.t.ppf(0.99, 2) * std * math.sqrt(1 / 2 + 1 / 3))
+    assert sig.pooled_spread([[0.7], [0.8]]) is None
 
 
 def test_pooled_std_uses_the_sides_that_have_spread():
