@@ -50,13 +50,18 @@ class RunCommand(Command):
         parser.add_argument("--epochs", type=int, default=None, help="override the baseline's epochs")
         parser.add_argument("--tune-per-seed", action="store_true", help="repeat the grid search for each seed")
         parser.add_argument("--name", default="", help="study name (default: the --out folder's name)")
+        parser.add_argument("--search", choices=("exhaustive", "halving"), default=None,
+                            help="grid search: exhaustive GridSearchCV (the reference's) or successive halving "
+                                 "(default: the profile's)")
 
     def run(self, args):
         from bench import profiles
         from bench.progress import Progress
         from bench.runner import StudyConfig, run_study
 
-        overrides = {"baseline_epochs": args.epochs} if args.epochs is not None else None
+        overrides = {"baseline_epochs": args.epochs} if args.epochs is not None else {}
+        if args.search is not None:
+            overrides["search"] = args.search
         profile = profiles.resolve(args.profile, args.config, overrides)
         seeds = self._seeds(args)
         for model in args.models:
@@ -225,8 +230,51 @@ class ReportCommand(Command):
         return 0
 
 
+class PerfCommand(Command):
+    name = "perf"
+    needs_tensorflow = True
+    help = ("time plain Keras fit vs the fast path, the FLOP/s limit and one grid stage (exhaustive vs halving); "
+            "writes perf.json")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--models", nargs="+", default=["baseline"], help="baseline and/or tuned")
+        parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default 32)")
+        parser.add_argument("--epochs", type=int, default=3, help="epochs per timed fit (default 3)")
+        parser.add_argument("--n-seeds", type=int, default=3, help="seeds 0..N-1 per path (default 3)")
+        parser.add_argument("--n-train", type=int, default=None, help="training images (default all 60,000)")
+        parser.add_argument("--search-n-train", type=int, default=24000,
+                            help="images for the timed grid stage (default 24000; 0 skips it)")
+        parser.add_argument("--search-epochs", type=int, default=3, help="epochs per grid-stage fit (default 3)")
+        parser.add_argument("--out", type=Path, default=Path("results/perf"), help="folder for perf.json")
+        parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
+
+    def run(self, args):
+        from bench import profiles
+        from bench.perf import PerfConfig, format_perf, run_perf
+        from bench.progress import Progress
+
+        for model in args.models:
+            if model not in profiles.MODELS:
+                raise BenchError(f"unknown model {model!r}", fix=f"choose from {', '.join(profiles.MODELS)}")
+        for flag, value, least in (("--batch-size", args.batch_size, 1), ("--epochs", args.epochs, 1),
+                                   ("--n-seeds", args.n_seeds, 1), ("--search-epochs", args.search_epochs, 1),
+                                   ("--n-train", args.n_train or 100, 100),
+                                   ("--search-n-train", args.search_n_train or 300, 300)):
+            if value < least:
+                raise BenchError(f"{flag} must be at least {least}", value=value)
+        config = PerfConfig(models=list(dict.fromkeys(args.models)), batch_size=args.batch_size, epochs=args.epochs,
+                            seeds=list(range(args.n_seeds)), n_train=args.n_train,
+                            search_n_train=args.search_n_train, search_epochs=args.search_epochs,
+                            data_dir=args.data_dir, out=args.out)
+        result = run_perf(config, Progress(args.quiet))
+        print(format_perf(result))
+        if not args.quiet:
+            print(f"wrote {args.out / 'perf.json'}")
+        return 0
+
+
 COMMANDS: list[Command] = [RunCommand(), DataCommand(), ReferenceCommand(), CheckCommand(), CompareCommand(),
-                           ReportCommand()]
+                           ReportCommand(), PerfCommand()]
 
 
 def build_parser() -> argparse.ArgumentParser:

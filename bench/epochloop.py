@@ -21,12 +21,24 @@ from typing import Any
 import numpy as np
 
 ORDER_SEED_LIMIT = 2**31 - 1
+# XLA compilation costs one to three seconds per model on a small CPU and saves about a
+# millisecond per step; shorter fits (a successive-halving round on a small sample) run
+# the same loop as a plain TensorFlow graph instead.
+JIT_MIN_STEPS = 2000
+# Validation loss and accuracy are means over samples, whatever the batch size; large
+# batches make the per-epoch validation pass cheap.
+VALIDATION_BATCH = 1000
 
 
 @functools.cache
 def model_class():
     """The Keras model class with the epoch loop (made on first use: importing Keras is slow)."""
     import keras
+    import tensorflow as tf
+
+    # Every model gets its own compiled loop, so TensorFlow's "excessive retracing" warning
+    # would fire throughout a grid search, for nothing.
+    tf.get_logger().setLevel("ERROR")
 
     class EpochLoopModel(keras.Model):
         """A functional model whose ``fit`` runs whole epochs as one compiled call when asked.
@@ -61,7 +73,7 @@ def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
                          initial_epoch, validation_batch_size)
 
 
-def _epoch_function(model):
+def _epoch_function(model, jit: bool):
     """One compiled call that runs ``train_step`` over every batch of a stacked epoch."""
     import tensorflow as tf
 
@@ -73,7 +85,7 @@ def _epoch_function(model):
         tf.while_loop(lambda step: step < tf.shape(batches_x)[0], body, [tf.constant(0)])
         return tf.constant(0)
 
-    return tf.function(run_epoch, jit_compile=model.loop_jit)
+    return tf.function(run_epoch, jit_compile=jit)
 
 
 def _stack(values: np.ndarray, order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -99,7 +111,8 @@ def fit_in_epochs(model, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: 
     callback_list = keras.callbacks.CallbackList(
         callbacks, add_history=True, add_progbar=verbose not in (0, "auto"), verbose=verbose, epochs=epochs,
         steps=math.ceil(len(x) / batch_size), model=model)
-    run_epoch = _epoch_function(model)
+    steps = (epochs - initial_epoch) * (len(x) // batch_size)
+    run_epoch = _epoch_function(model, jit=model.loop_jit and steps >= JIT_MIN_STEPS)
     # Drawn from NumPy's global stream, which the harness (and scikeras' random_state) seed.
     order_rng = np.random.default_rng(np.random.randint(ORDER_SEED_LIMIT))
     logs: dict[str, Any] = {}
@@ -115,8 +128,8 @@ def fit_in_epochs(model, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: 
             model.train_step((tail_x, tail_y))
         logs = dict(model.get_metrics_result())
         if validation_data is not None:
-            val = model.evaluate(*validation_data, batch_size=validation_batch_size or batch_size, verbose=0,
-                                 return_dict=True)
+            val_batch = validation_batch_size or max(batch_size, VALIDATION_BATCH)
+            val = model.evaluate(*validation_data, batch_size=val_batch, verbose=0, return_dict=True)
             logs.update({f"val_{name}": value for name, value in val.items()})
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:

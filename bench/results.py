@@ -219,6 +219,58 @@ class Manifest(Record):
     command: list[str]
 
 
+
+class PathTiming(Record):
+    """One training path of ``fmbench perf`` for one model: raw seconds and accuracy per seed."""
+
+    compile_options: dict[str, Any]
+    epoch_seconds: list[list[float]]  # [seed][epoch]; the first epoch includes tracing and compiling
+    fit_seconds: list[float]
+    test_accuracy: list[float]
+
+
+class ModelPerf(Record):
+    model: str
+    params: int
+    flops_per_epoch: float  # 6 x parameters x images: forward and backward passes
+    n_images: int
+    epochs: int
+    batch_size: int
+    seeds: list[int]
+    plain: PathTiming  # Keras' model.fit as the reference post calls it: float32 arrays, default compile
+    fast: PathTiming  # the harness's fast path
+    peak_rss_gib: float  # this process's peak resident memory after both paths
+
+
+class SearchPerf(Record):
+    """One grid stage timed with each search, same data, folds and seed."""
+
+    stage: str
+    param_grid: dict[str, list[Any]]
+    n_train: int
+    epochs: int
+    n_folds: int
+    seconds: dict[str, float]  # search kind -> wall seconds
+    best_score: dict[str, float]
+    best_params: dict[str, dict[str, Any]]
+    n_fits: dict[str, int]
+
+
+class PerfResult(Record):
+    """``perf.json``: how fast this machine trains, and how long a grid stage takes."""
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["perf"] = "perf"
+    config: dict[str, Any]
+    matmul_size: int
+    matmul_flops: float  # attainable FLOP/s: best of several dense float32 matrix products
+    models: list[ModelPerf]
+    search: SearchPerf | None
+    environment: Environment
+    started: str
+    finished: str
+    wall_s: float
+
 def to_jsonable(value: Any) -> Any:
     """Numpy scalars/arrays and tuples to plain JSON values (for cv_results_ and params)."""
     if isinstance(value, dict):

@@ -7,6 +7,7 @@ with status "failed" and its error; the study goes on.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -31,12 +32,15 @@ from bench.results import (
     Tuning,
     save,
 )
-from bench.tuning import tune
+from bench.tuning import HALVING_FACTOR, tune
 
-# Cost model for the up-front estimate, measured on a 2-core CPU with the fast path:
-# seconds per image per epoch at batch size 32, and fixed seconds per fit (build, trace).
-SECONDS_PER_IMAGE_EPOCH = 1.6e-5
-SECONDS_PER_FIT = 2.5
+# Cost model for the up-front estimate, measured with `fmbench perf` on a 2-core CPU with
+# the fast path: seconds per image per epoch at batch size 32, fixed seconds per fit
+# (build, trace, compile, score), and how much the halving search's parallel fold
+# workers gain on two cores.
+SECONDS_PER_IMAGE_EPOCH = 1.2e-5
+SECONDS_PER_FIT = 2.0
+HALVING_PARALLEL_SPEEDUP = 1.6
 
 
 @dataclass
@@ -66,13 +70,44 @@ class Plan:
 
     def describe(self, config: StudyConfig) -> str:
         return (f"{config.name}: profile {config.profile.name}, {len(config.seeds)} seed(s) {config.seeds} x "
-                f"models {config.models} = {self.runs} runs; {self.tuning_searches} tuning search(es); "
+                f"models {config.models} = {self.runs} runs; {self.tuning_searches} {config.profile.search} tuning "
+                f"search(es); "
                 f"{self.fits} fits, {self.epochs} epochs in all; estimated {format_duration(self.estimate_s)}")
 
 
 def _fit_cost(n_images: int, epochs: int, batch_size: int) -> float:
     per_image = SECONDS_PER_IMAGE_EPOCH * (0.3 + 0.7 * 32 / batch_size)
     return SECONDS_PER_FIT + n_images * epochs * per_image
+
+
+def _stage_cost(p: Profile, names: tuple[str, ...], fold_n: int, fixed_epochs: int) -> tuple[int, int, float]:
+    """Fits, epochs and estimated seconds of one grid stage with the profile's search."""
+    candidates = 1
+    for name in names:
+        candidates *= len(p.grids[name])
+    epochs_each = sum(p.grids["epochs"]) / len(p.grids["epochs"]) if names == ("epochs",) else fixed_epochs
+    fits = epochs = 0
+    image_epochs = 0.0
+    for kept, share in search_rounds(p.search, candidates):
+        fits += kept * p.cv_folds
+        epochs += round(kept * p.cv_folds * epochs_each)
+        image_epochs += kept * p.cv_folds * fold_n * share * epochs_each
+    seconds = fits * SECONDS_PER_FIT + image_epochs * SECONDS_PER_IMAGE_EPOCH
+    if p.search == "halving":
+        seconds /= HALVING_PARALLEL_SPEEDUP
+    return fits, epochs, seconds
+
+
+def search_rounds(search: str, candidates: int) -> list[tuple[int, float]]:
+    """(candidates fitted, share of the data) per round: one full round, or successive halving."""
+    if search != "halving" or candidates == 1:
+        return [(candidates, 1.0)]
+    n_rounds = 1 + int(math.log(candidates, HALVING_FACTOR) + 1e-9)
+    rounds, kept = [], candidates
+    for index in range(n_rounds):
+        rounds.append((kept, HALVING_FACTOR ** (index - n_rounds + 1)))
+        kept = math.ceil(kept / HALVING_FACTOR)
+    return rounds
 
 
 def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
@@ -88,16 +123,12 @@ def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
     if "tuned" in config.models:
         searches = len(config.seeds) if config.tune_per_seed else 1
         fold_n = int(n_fit * (p.cv_folds - 1) / p.cv_folds)
-        tuned_epochs = max(p.grids["epochs"])
+        tuned_epochs = max(p.grids["epochs"])  # the worst case: the longest epochs win stage 1
         for _, names in STAGES:
-            candidates = 1
-            for name in names:
-                candidates *= len(p.grids[name])
-            stage_epochs = sum(p.grids["epochs"]) if names == ("epochs",) else candidates * tuned_epochs
-            fits += searches * candidates * p.cv_folds
-            epochs += searches * stage_epochs * p.cv_folds
-            seconds += searches * p.cv_folds * (candidates * SECONDS_PER_FIT
-                                                + fold_n * stage_epochs * SECONDS_PER_IMAGE_EPOCH)
+            stage_fits, stage_epochs, stage_seconds = _stage_cost(p, names, fold_n, tuned_epochs)
+            fits += searches * stage_fits
+            epochs += searches * stage_epochs
+            seconds += searches * stage_seconds
         epochs += tuned_epochs * len(config.seeds)
         seconds += len(config.seeds) * _fit_cost(n_fit, tuned_epochs, p.batch_size)
     return Plan(runs=runs, tuning_searches=searches, fits=fits, epochs=epochs, estimate_s=seconds)
@@ -229,7 +260,7 @@ def _tune(ctx: RunContext, seed: int) -> Tuning:
     split = data_mod.make_split(ctx.dataset, seed, p.validation_fraction, p.n_train, p.n_test)
     ctx.progress.say(f"tuning on {len(split.y_train)} training images, seed {seed}, {p.cv_folds}-fold CV")
     training.seed_everything(seed)
-    return tune(split.x_train, split.y_train, p, seed, ctx.progress)
+    return tune(split.x_train, split.y_train, p, seed, ctx.progress, ctx.config.options)
 
 
 def _report_run(progress: Progress, result: RunResult) -> None:

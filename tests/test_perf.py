@@ -1,0 +1,91 @@
+"""``fmbench perf``: its result file's schema and table on a tiny real configuration (no timing limits)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import environment, perf
+from bench.results import ModelPerf, PathTiming, PerfResult, read_record
+
+
+@pytest.fixture(scope="module")
+def tiny_perf(cli, tmp_path_factory):
+    out = tmp_path_factory.mktemp("perf")
+    done = cli("--quiet", "perf", "--models", "baseline", "tuned", "--n-train", "600", "--epochs", "2",
+               "--n-seeds", "1", "--search-n-train", "600", "--search-epochs", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out, done.stdout
+
+
+def test_perf_writes_a_valid_result_file(tiny_perf):
+    out, _ = tiny_perf
+    result = read_record(out / "perf.json", PerfResult)
+    assert result.kind == "perf" and result.schema_version >= 1
+    assert [m.model for m in result.models] == ["baseline", "tuned"]
+    base = result.models[0]
+    assert base.params == 784 * 128 + 128 + 128 * 10 + 10 and base.n_images == 600
+    assert base.flops_per_epoch == 6 * base.params * 600
+    for timing in (base.plain, base.fast):
+        assert len(timing.epoch_seconds) == 1 and len(timing.epoch_seconds[0]) == 2
+        assert all(s > 0 for s in timing.epoch_seconds[0]) and 0 < timing.test_accuracy[0] < 1
+    assert base.fast.compile_options["epoch_loop"] is True and "epoch_loop" not in base.plain.compile_options
+    assert result.matmul_flops > 0 and base.peak_rss_gib > 0.1
+    assert result.environment.cpu_cores >= 1 and result.config["seeds"] == [0]
+    assert not list(out.glob(".perf.json.*"))  # written atomically: no temp file left
+
+
+def test_perf_times_one_grid_stage_with_both_searches(tiny_perf):
+    search = read_record(tiny_perf[0] / "perf.json", PerfResult).search
+    assert search is not None and search.stage == "learning rate + dropout"
+    assert set(search.seconds) == set(search.best_score) == {"exhaustive", "halving"}
+    assert search.n_fits["exhaustive"] == 9 * 3  # the reference grid: 3 learning rates x 3 dropouts, 3 folds
+    assert search.n_fits["halving"] == (9 + 3 + 1) * 3  # factor 3: rounds of 9, 3 and 1 candidates
+    for kind in ("exhaustive", "halving"):
+        assert search.best_params[kind]["learning_rate"] in search.param_grid["learning_rate"]
+
+
+def test_perf_prints_its_table(tiny_perf):
+    out, stdout = tiny_perf
+    result = read_record(out / "perf.json", PerfResult)
+    assert "GFLOP/s" in stdout and "speed-up" in stdout and "halving takes" in stdout
+    rows = perf.model_rows(result)
+    assert [(r["model"], r["path"]) for r in rows] == [("baseline", "plain"), ("baseline", "fast"),
+                                                       ("tuned", "plain"), ("tuned", "fast")]
+    assert rows[0]["speedup"] == 1.0 and f"{rows[1]['epoch_s']:8.3f}" in stdout
+
+
+def test_steady_epoch_time_leaves_out_each_first_epoch():
+    timing = PathTiming(compile_options={}, epoch_seconds=[[5.0, 1.0, 1.0], [6.0, 2.0, 2.0]], fit_seconds=[7, 10],
+                        test_accuracy=[0.8, 0.8])
+    assert perf.steady_epoch_s(timing) == 1.5
+    single = PathTiming(compile_options={}, epoch_seconds=[[3.0], [5.0]], fit_seconds=[3, 5], test_accuracy=[1, 1])
+    assert perf.steady_epoch_s(single) == 4.0
+
+
+def test_speedup_and_flop_share_are_computed_from_raw_figures():
+    def timing(seconds):
+        return PathTiming(compile_options={}, epoch_seconds=[[9.0, seconds]], fit_seconds=[1], test_accuracy=[0.5])
+
+    model = ModelPerf(model="baseline", params=10, flops_per_epoch=6e9, n_images=1000, epochs=2, batch_size=32,
+                      seeds=[0], plain=timing(4.0), fast=timing(1.0), peak_rss_gib=1.0)
+    result = PerfResult(config={}, matmul_size=8, matmul_flops=1e10, models=[model], search=None,
+                        environment=environment.collect(), started="", finished="", wall_s=1.0)
+    fast = perf.model_rows(result)[1]
+    assert fast["speedup"] == 4.0 and fast["images_per_s"] == 1000.0 and fast["flop_fraction"] == 0.6
+    assert "grid stage" not in perf.format_perf(result)
+    json.dumps(result.model_dump(mode="json"))
+
+
+def test_matmul_benchmark_counts_two_n_cubed_flops():
+    assert perf.matmul_flops(size=128, repeats=2) > 1e6
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--models", "resnet"], "fmbench perf: error: unknown model 'resnet'; choose from baseline, tuned"),
+    (["--epochs", "0"], "fmbench perf: error: --epochs must be at least 1; got 0"),
+])
+def test_perf_rejects_bad_options_in_one_line(cli, args, message):
+    done = cli("perf", *args)
+    assert done.returncode == 2 and done.stderr.strip() == message
