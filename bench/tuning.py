@@ -40,10 +40,10 @@ def plain_name(param: str) -> str:
 
 
 def make_classifier(params: dict[str, Any], seed: int, options: CompileOptions, callbacks: list):
-    from scikeras.wrappers import KerasClassifier
+    from bench.classifier import FashionClassifier
 
     model_args = {search_name(k): v for k, v in params.items() if k not in FIT_PARAMS}
-    return KerasClassifier(
+    return FashionClassifier(
         model=build_tunable, epochs=params["epochs"], batch_size=params["batch_size"],
         predict__batch_size=PREDICT_BATCH,
         model__options=options, random_state=seed, verbose=0, callbacks=callbacks, **model_args,

@@ -97,3 +97,14 @@ def test_halving_stage_keeps_cv_results_with_rounds_and_resources(split):
 def test_run_rejects_an_unknown_search(cli):
     done = cli("run", "--search", "random", "--out", "unused")
     assert done.returncode == 2 and "invalid choice: 'random'" in done.stderr
+
+
+def test_a_fit_missing_a_class_keeps_every_label_its_own(split):
+    """A halving round's small sample can lack a class; labels above the gap must not shift."""
+    keep = split.y_train != 3
+    classifier = tuning.make_classifier(dict(profiles.TUNED_DEFAULTS, epochs=3), 0, FAST, [])
+    classifier.fit(split.x_train[keep], split.y_train[keep])
+    assert classifier.classes_.tolist() == list(range(10))
+    predicted = classifier.predict(split.x_test)
+    others = split.y_test != 3
+    assert 3 not in predicted and (predicted[others] == split.y_test[others]).mean() > 0.6
