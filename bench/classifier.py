@@ -8,7 +8,15 @@ categories to 0..9 keeps every label its own, in every fit.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+if "tensorflow" not in sys.modules:  # a fresh grid-search worker: keep TensorFlow's start-up chatter off stderr
+    from bench.cli import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+
 from scikeras.utils.transformers import ClassifierLabelEncoder
 from scikeras.wrappers import KerasClassifier
 

@@ -242,9 +242,9 @@ class PerfCommand(Command):
         parser.add_argument("--epochs", type=int, default=3, help="epochs per timed fit (default 3)")
         parser.add_argument("--n-seeds", type=int, default=3, help="seeds 0..N-1 per path (default 3)")
         parser.add_argument("--n-train", type=int, default=None, help="training images (default all 60,000)")
-        parser.add_argument("--search-n-train", type=int, default=24000,
-                            help="images for the timed grid stage (default 24000; 0 skips it)")
-        parser.add_argument("--search-epochs", type=int, default=3, help="epochs per grid-stage fit (default 3)")
+        parser.add_argument("--search-n-train", type=int, default=36000,
+                            help="images for the timed grid stage (default 36000; 0 skips it)")
+        parser.add_argument("--search-epochs", type=int, default=10, help="epochs per grid-stage fit (default 10)")
         parser.add_argument("--out", type=Path, default=Path("results/perf"), help="folder for perf.json")
         parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
 

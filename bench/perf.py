@@ -40,8 +40,8 @@ class PerfConfig:
     epochs: int = 3
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     n_train: int | None = None  # None: all 60,000 training images
-    search_n_train: int = 24000  # images the grid stage splits into folds; 0 skips the stage
-    search_epochs: int = 3
+    search_n_train: int = 36000  # images the grid stage splits into folds; 0 skips the stage
+    search_epochs: int = 10
     data_dir: str | None = None
     out: Path = Path("results/perf")
 
