@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import data as data_mod
 from bench import environment, training
+from bench.epochloop import JIT_MIN_STEPS
 from bench.errors import BenchError
 from bench.models import BASELINE_PARAMS, FAST, CompileOptions, build_baseline, build_tunable, describe_architecture
 from bench.profiles import STAGES, Profile
@@ -38,9 +39,10 @@ from bench.tuning import HALVING_FACTOR, tune
 # the fast path: seconds per image per epoch at batch size 32, fixed seconds per fit
 # (build, trace, compile, score), and how much the halving search's parallel fold
 # workers gain on two cores.
-SECONDS_PER_IMAGE_EPOCH = 1.2e-5
-SECONDS_PER_FIT = 2.0
-HALVING_PARALLEL_SPEEDUP = 1.6
+SECONDS_PER_IMAGE_EPOCH = 1.0e-5
+SECONDS_PER_FIT = 0.8
+SECONDS_PER_XLA_COMPILE = 1.7  # fits long enough for the epoch loop to compile (JIT_MIN_STEPS)
+HALVING_PARALLEL_SPEEDUP = 1.9
 
 
 @dataclass
@@ -75,9 +77,14 @@ class Plan:
                 f"{self.fits} fits, {self.epochs} epochs in all; estimated {format_duration(self.estimate_s)}")
 
 
+def _fit_overhead(n_images: float, epochs: float, batch_size: int) -> float:
+    compiles = n_images // batch_size * epochs >= JIT_MIN_STEPS
+    return SECONDS_PER_FIT + (SECONDS_PER_XLA_COMPILE if compiles else 0.0)
+
+
 def _fit_cost(n_images: int, epochs: int, batch_size: int) -> float:
     per_image = SECONDS_PER_IMAGE_EPOCH * (0.3 + 0.7 * 32 / batch_size)
-    return SECONDS_PER_FIT + n_images * epochs * per_image
+    return _fit_overhead(n_images, epochs, batch_size) + n_images * epochs * per_image
 
 
 def _stage_cost(p: Profile, names: tuple[str, ...], fold_n: int, fixed_epochs: int) -> tuple[int, int, float]:
@@ -87,12 +94,12 @@ def _stage_cost(p: Profile, names: tuple[str, ...], fold_n: int, fixed_epochs: i
         candidates *= len(p.grids[name])
     epochs_each = sum(p.grids["epochs"]) / len(p.grids["epochs"]) if names == ("epochs",) else fixed_epochs
     fits = epochs = 0
-    image_epochs = 0.0
+    seconds = 0.0
     for kept, share in search_rounds(p.search, candidates):
         fits += kept * p.cv_folds
         epochs += round(kept * p.cv_folds * epochs_each)
-        image_epochs += kept * p.cv_folds * fold_n * share * epochs_each
-    seconds = fits * SECONDS_PER_FIT + image_epochs * SECONDS_PER_IMAGE_EPOCH
+        seconds += kept * p.cv_folds * (_fit_overhead(fold_n * share, epochs_each, p.batch_size)
+                                        + fold_n * share * epochs_each * SECONDS_PER_IMAGE_EPOCH)
     if p.search == "halving":
         seconds /= HALVING_PARALLEL_SPEEDUP
     return fits, epochs, seconds

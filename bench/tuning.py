@@ -67,7 +67,8 @@ def parallel_workers(n_folds: int) -> int:
 
 def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed: int):
     """GridSearchCV ("exhaustive") or HalvingGridSearchCV over samples ("halving"), same folds and scoring."""
-    common = dict(scoring="accuracy", refit=False, error_score="raise",
+    # return_train_score off for both (HalvingGridSearchCV defaults it on): the same record, no extra scoring.
+    common = dict(scoring="accuracy", refit=False, error_score="raise", return_train_score=False,
                   cv=StratifiedKFold(n_folds, shuffle=True, random_state=seed))
     if kind == "exhaustive":
         return GridSearchCV(estimator, grid, **common)

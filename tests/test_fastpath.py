@@ -86,6 +86,7 @@ def test_halving_stage_keeps_cv_results_with_rounds_and_resources(split):
     fixed = dict(profiles.TUNED_DEFAULTS, epochs=1)
     stage = tuning.run_stage(2, split.x_train, split.y_train, fixed, profile, 0, Progress(quiet=True))
     Stage.model_validate(stage.model_dump())
+    assert "mean_train_score" not in stage.cv_results  # the same record shape as the exhaustive search
     rounds, resources = stage.cv_results["iter"], stage.cv_results["n_resources"]
     assert sorted(set(rounds)) == [0, 1] and rounds.count(0) == 3 and rounds.count(1) == 1
     assert max(resources) == len(split.y_train) and min(resources) < max(resources)
