@@ -58,6 +58,7 @@ def cv_results_record(cv_results: dict[str, Any]) -> dict[str, list]:
 
 
 HALVING_FACTOR = 3
+WORKER_THREADS_ENV = "FMBENCH_WORKER_THREADS"  # TensorFlow threads per grid-search worker (bench.classifier)
 
 
 def parallel_workers(n_folds: int) -> int:
@@ -76,6 +77,9 @@ def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed:
         raise ValueError(f"unknown search {kind!r}")
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers the class)
     from sklearn.model_selection import HalvingGridSearchCV
+
+    # Read by each worker process as it starts (they inherit this process's environment).
+    os.environ.setdefault(WORKER_THREADS_ENV, str(max(1, (os.cpu_count() or 1) // parallel_workers(n_folds))))
 
     return HalvingGridSearchCV(estimator, grid, factor=HALVING_FACTOR, resource="n_samples",
                                min_resources="exhaust", random_state=seed, n_jobs=parallel_workers(n_folds),
