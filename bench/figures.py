@@ -83,31 +83,44 @@ def _is_numeric(values: Sequence[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-@chart
-def one_param_chart(name: str, values: Sequence[Any], means: Sequence[float], stds: Sequence[float]) -> Figure:
-    """Mean CV accuracy ± std against one hyperparameter: a line for numbers, bars for categories."""
-    fig = Figure(figsize=(WIDTH_IN * 0.62, 2.4), layout="constrained")
-    ax = fig.add_subplot()
-    pct, err = np.asarray(means) * 100, np.asarray(stds) * 100
-    best = int(np.argmax(pct))
+def _candidate_positions(ax, values: Sequence[Any]) -> tuple[np.ndarray, bool]:
+    """Where each candidate sits on x, and whether x is numeric (ordered, so a line may join the dots).
+
+    Distinct numbers sit at their value, on a log scale when they span decades (learning rates);
+    anything else (names, None, repeats) sits at its index with the value as tick label.
+    """
     if _is_numeric(values) and len(set(values)) == len(values):
-        order = np.argsort(values)
-        x = np.asarray(values, dtype=float)[order]
-        ax.errorbar(x, pct[order], yerr=err[order], marker="o", color=TRAIN_COLOR, capsize=3)
+        x = np.asarray(values, dtype=float)
         if x.min() > 0 and x.max() / x.min() >= 50:
             ax.set_xscale("log")
         if all(isinstance(v, int) for v in values):
-            ax.set_xticks(x, [str(int(v)) for v in x])
-        ax.plot([values[best]], [pct[best]], marker="*", markersize=12, color=BEST_COLOR, linestyle="none",
-                label="best")
-        ax.legend(loc="best")
-    else:
-        colors = [BEST_COLOR if i == best else TRAIN_COLOR for i in range(len(values))]
-        ax.bar([str(v) for v in values], pct, yerr=err, color=colors, capsize=3)
-        low = max(0.0, float(np.min(pct - err)) - 5)
-        ax.set_ylim(low, min(100.0, float(np.max(pct + err)) + 2))
+            ax.set_xticks(np.sort(x), [str(v) for v in sorted(values)])
+        return x, True
+    ax.set_xticks(range(len(values)), [str(v) for v in values])
+    ax.set_xlim(-0.5, len(values) - 0.5)
+    return np.arange(len(values), dtype=float), False
+
+
+@chart
+def one_param_chart(name: str, values: Sequence[Any], means: Sequence[float], stds: Sequence[float]) -> Figure:
+    """Mean CV accuracy of each candidate as a dot, ± 1 std over the CV folds as whiskers.
+
+    Dots, not bars: a bar encodes by length, so its axis must start at 0, which squashes differences of a
+    few points; a dot's axis may zoom to the data. Only the std reaches this function (not the number of
+    folds), so the whiskers show the spread over folds, not a confidence interval, and say so.
+    """
+    fig = Figure(figsize=(WIDTH_IN * 0.62, 2.4), layout="constrained")
+    ax = fig.add_subplot()
+    pct, err = np.asarray(means, dtype=float) * 100, np.asarray(stds, dtype=float) * 100
+    x, numeric = _candidate_positions(ax, values)
+    order = np.argsort(x)
+    ax.errorbar(x[order], pct[order], yerr=err[order], fmt="o-" if numeric else "o", color=TRAIN_COLOR,
+                markersize=4, linewidth=0.8, capsize=3, label="mean ± 1 std over CV folds")
+    best = int(np.argmax(pct))
+    ax.plot([x[best]], [pct[best]], marker="*", markersize=12, color=BEST_COLOR, linestyle="none", label="best")
+    ax.legend(loc="best")
     ax.set_xlabel(param_label(name))
-    ax.set_ylabel("mean CV accuracy (%)")
+    ax.set_ylabel("CV accuracy (%)")
     return fig
 
 
@@ -168,9 +181,29 @@ def learning_curves(histories: Sequence[Any], title: str) -> Figure:
     return fig
 
 
+# The colorbar says what the percent is of; this says how cells print it.
+SHARE_LABEL_KEY = "cell labels: rounded %; <1: under 1 %; >99: over 99 %, not all; blank: none"
+
+
+def share_label(percent: float) -> str:
+    """A confusion cell's text for a share in %: blank for none, never "0" or "100" for a part.
+
+    Whole percents would round a few confusions to "0" (Python even rounds 0.5 to "0") and a nearly
+    perfect class to "100"; both would hide mistakes, so those shares print as "<1" and ">99".
+    Between, halves round up (12.5 -> "13"), so the printed number never depends on evenness.
+    """
+    if percent <= 0:
+        return ""
+    if percent < 1:
+        return "<1"
+    if 99 < percent < 100:
+        return ">99"
+    return str(math.floor(percent + 0.5))
+
+
 @chart
 def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str]) -> Figure:
-    """Row-normalized confusion matrix (% of each true class), annotated."""
+    """Row-normalized confusion matrix (% of each true class), each cell labelled by ``share_label``."""
     totals = matrix.sum(axis=1, keepdims=True)
     percent = np.divide(matrix * 100.0, totals, out=np.zeros(matrix.shape), where=totals > 0)
     fig = Figure(figsize=(WIDTH_IN * 0.8, 4.4), layout="constrained")
@@ -178,21 +211,21 @@ def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str]) -> Figure:
     ax.grid(False)
     image = ax.imshow(percent, cmap="Blues", vmin=0, vmax=100)
     for (i, j), value in np.ndenumerate(percent):
-        if value >= 0.5:
-            ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6.5,
-                    color="white" if value > 60 else "black")
+        ax.text(j, i, share_label(value), ha="center", va="center", fontsize=6.5,
+                color="white" if value > 60 else "black")
     ticks = range(len(class_names))
     ax.set_xticks(ticks, class_names, rotation=40, ha="right")
     ax.set_yticks(ticks, class_names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
+    ax.set_title(SHARE_LABEL_KEY, fontsize=7)
     fig.colorbar(image, ax=ax, label="% of the true class", fraction=0.046, pad=0.03)
     return fig
 
 
 @chart
 def seed_strip(values: Mapping[str, Sequence[float]]) -> Figure | None:
-    """Test accuracy of every seed per model (dots), with the mean ± std as a bar."""
+    """Test accuracy of every seed per model (dots), with the mean ± std as a dash and whiskers (no bars)."""
     if not values:
         return None
     fig = Figure(figsize=(min(WIDTH_IN, 1.8 + 1.1 * len(values)), 2.4), layout="constrained")
@@ -206,7 +239,7 @@ def seed_strip(values: Mapping[str, Sequence[float]]) -> Figure | None:
     ax.set_xticks(range(len(values)), list(values), rotation=15 if len(values) > 3 else 0)
     ax.set_xlim(-0.5, len(values) - 0.3)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_xlabel("model (dots: seeds; bar: mean ± std)")
+    ax.set_xlabel("model (dots: seeds; dash: mean ± std over seeds)")
     return fig
 
 
