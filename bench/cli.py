@@ -131,7 +131,7 @@ class ReferenceCommand(Command):
         parser.add_argument("--out", type=Path, required=True, help="reference file to write (JSON)")
 
     def run(self, args):
-        from bench import gate
+        from bench.analysis import gate
         from bench.results import load_study
 
         reference = gate.build_reference(load_study(args.results))
@@ -157,7 +157,7 @@ class CheckCommand(Command):
         parser.add_argument("--per-class", action="store_true", help="also gate every class's F1")
 
     def run(self, args):
-        from bench import ci_output, gate
+        from bench.analysis import ci_output, gate
         from bench.results import load_study, write_bytes_atomic
 
         reference = gate.read_reference(args.reference)
@@ -185,7 +185,7 @@ class CompareCommand(Command):
                             help="accuracy difference the seeds advice is sized for (default 0.005)")
 
     def run(self, args):
-        from bench.compare import compare, load_studies
+        from bench.analysis.compare import compare, load_studies
         from bench.compare_report import write_comparison
 
         if not 0 < args.detect < 1:

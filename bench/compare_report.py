@@ -11,9 +11,9 @@ from pathlib import Path
 
 import jinja2
 
-from bench.compare import Comparison
+from bench.analysis.compare import Comparison
+from bench.analysis.stats import Summary
 from bench.results import write_bytes_atomic
-from bench.stats import Summary
 
 HTML_NAME = "comparison.html"
 PDF_NAME = "comparison.pdf"

@@ -20,10 +20,10 @@ import numpy as np
 
 from bench import figures
 from bench import report_sections as sections
+from bench.analysis.stats import Summary, metric_values, summarize
 from bench.errors import BenchError
 from bench.report_sections import Value, format_metric, spread
 from bench.results import Manifest, RunResult, Study, load_study
-from bench.stats import Summary, metric_values, summarize
 
 HEADLINE_ROWS = (("train_accuracy", "Train accuracy"), ("validation_accuracy", "Validation accuracy"),
                  ("test_accuracy", "Test accuracy"), ("train_loss", "Train loss"),

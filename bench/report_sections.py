@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench import figures
+from bench.analysis.stats import metric_values, summarize
 from bench.results import Environment, ImageSet, Manifest, Stage, Study
-from bench.stats import metric_values, summarize
 
 if TYPE_CHECKING:
     from bench.report import Group

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from bench.compare import compare, environment_diff, load_studies
+from bench.analysis.compare import compare, environment_diff, load_studies
 from bench.compare_report import render_pdf
 from bench.results import load_study
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from scipy import stats as scipy_stats
 
-from bench.errors import BenchError
-from bench.gate import (
+from bench.analysis.gate import (
     FLOOR,
     Allowance,
     MetricCheck,
@@ -20,7 +19,8 @@ from bench.gate import (
     allowance,
     read_reference,
 )
-from bench.significance import pooled_spread
+from bench.analysis.significance import pooled_spread
+from bench.errors import BenchError
 
 COMMITTED_REFERENCE = Path(__file__).resolve().parent / "data" / "smoke-reference.json"
 

@@ -14,10 +14,10 @@ import pytest
 from pypdf import PdfReader
 from sklearn.metrics import classification_report
 
+from bench.analysis.stats import summarize
 from bench.errors import BenchError
 from bench.render import default_out, render_html, render_pdf
 from bench.report import SECTIONS, build_report, tuning_sentence
-from bench.stats import summarize
 
 INJECTED = "<script>alert(1)</script>"
 

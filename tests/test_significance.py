@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from bench import significance as sig
+from bench.analysis import significance as sig
 
 
 def test_difference_of_means_matches_scipy_welch():

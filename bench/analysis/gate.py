@@ -28,10 +28,10 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from bench.analysis.significance import pooled_spread, unpaired_margin, welch_margin
+from bench.analysis.stats import METRICS, summarize
 from bench.errors import BenchError
 from bench.results import Environment, Record, RunResult, Study, write_json_atomic
-from bench.significance import pooled_spread, unpaired_margin, welch_margin
-from bench.stats import METRICS, summarize
 
 REFERENCE_SCHEMA_VERSION = 1
 FLOOR = 0.005

@@ -11,10 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.analysis.significance import (
+    Difference,
+    McNemar,
+    churn,
+    difference_of_means,
+    mcnemar,
+    pooled_std,
+    seeds_needed,
+)
+from bench.analysis.stats import Summary, metric_values, summarize
 from bench.errors import BenchError
 from bench.results import Environment, RunResult, Study, load_study
-from bench.significance import Difference, McNemar, churn, difference_of_means, mcnemar, pooled_std, seeds_needed
-from bench.stats import Summary, metric_values, summarize
 
 DETECT = 0.005  # the accuracy difference the seeds advice is sized for (half a point)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

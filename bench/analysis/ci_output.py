@@ -8,7 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from bench.gate import Outcome
+from bench.analysis.gate import Outcome
 
 
 def value_text(value: float | None) -> str:
