@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -17,13 +18,22 @@ from bench.errors import BenchError
 class Command:
     name = ""
     help = ""
-    needs_tensorflow = False  # if so, main imports it with its native start-up chatter hidden
+    needs_tensorflow = False  # if so, main imports it (chatter hidden) after check() has passed
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         raise NotImplementedError
 
+    def check(self, args: argparse.Namespace) -> None:
+        """Validate every argument and the whole configuration, before TensorFlow is imported."""
+
     def run(self, args: argparse.Namespace) -> int:
         raise NotImplementedError
+
+
+MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
+# Arguments that name files or folders: made absolute once, at the entry point, against the folder the
+# command was typed in, so nothing later depends on the working directory (nor do subprocesses).
+PATH_ARGUMENTS = ("out", "data_dir", "config", "results", "reference", "junit", "markdown")
 
 
 def _seed_list(text: str) -> list[int]:
@@ -31,6 +41,26 @@ def _seed_list(text: str) -> list[int]:
         return [int(part) for part in text.replace(",", " ").split()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"seeds must be integers, got {text!r}") from None
+
+
+def _absolute(value):
+    if isinstance(value, list):
+        return [_absolute(v) for v in value]
+    if isinstance(value, (str, Path)) and str(value):
+        absolute = os.path.abspath(os.path.expanduser(value))
+        return Path(absolute) if isinstance(value, Path) else absolute
+    return value
+
+
+def absolute_paths(args: argparse.Namespace) -> None:
+    """Every path argument and FMBENCH_DATA_DIR resolved against the current folder, once."""
+    for name in PATH_ARGUMENTS:
+        if getattr(args, name, None) is not None:
+            setattr(args, name, _absolute(getattr(args, name)))
+    from bench.data import ENV_VAR  # light: NumPy and the IDX parser, no TensorFlow
+
+    if os.environ.get(ENV_VAR):
+        os.environ[ENV_VAR] = _absolute(os.environ[ENV_VAR])
 
 
 class RunCommand(Command):
@@ -53,11 +83,13 @@ class RunCommand(Command):
         parser.add_argument("--search", choices=("exhaustive", "halving"), default=None,
                             help="grid search: exhaustive GridSearchCV (the reference's) or successive halving "
                                  "(default: the profile's)")
+        parser.add_argument("--save-models", action="store_true",
+                            help="keep each trained model (<model>-seed<N>.keras, Keras' format) beside its result")
 
-    def run(self, args):
+    def check(self, args):
         from bench import profiles
-        from bench.progress import Progress
-        from bench.runner import StudyConfig, run_study
+        from bench.data import check_folder, load_local
+        from bench.study.runner import StudyConfig, check_out_folder
 
         overrides = {"baseline_epochs": args.epochs} if args.epochs is not None else {}
         if args.search is not None:
@@ -67,11 +99,20 @@ class RunCommand(Command):
         for model in args.models:
             if model not in profiles.MODELS:
                 raise BenchError(f"unknown model {model!r}", fix=f"choose from {', '.join(profiles.MODELS)}")
-        out = args.out or Path("results") / profile.name
-        config = StudyConfig(profile=profile, seeds=seeds, models=list(dict.fromkeys(args.models)), out=out,
-                             data_dir=args.data_dir, tune_per_seed=args.tune_per_seed, study=args.name,
-                             command=sys.argv[1:])
-        _, failed = run_study(config, Progress(args.quiet))
+        out = args.out or Path(os.path.abspath(Path("results") / profile.name))
+        check_out_folder(out)
+        check_folder(args.data_dir)
+        args.dataset = load_local(args.data_dir)  # a corrupt file is bad input too, found before TensorFlow
+        args.study_config = StudyConfig(profile=profile, seeds=seeds, models=list(dict.fromkeys(args.models)),
+                                        out=out, data_dir=args.data_dir, tune_per_seed=args.tune_per_seed,
+                                        study=args.name, command=sys.argv[1:], save_models=args.save_models,
+                                        started_at=args.started_at)
+
+    def run(self, args):
+        from bench.progress import Progress
+        from bench.study.runner import run_study
+
+        _, failed = run_study(args.study_config, Progress(args.quiet), args.dataset)
         if failed:
             print(f"fmbench run: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1 if failed else 0
@@ -87,8 +128,10 @@ class RunCommand(Command):
             seeds = list(range(n))
         if len(set(seeds)) != len(seeds):
             raise BenchError("--seeds lists a seed twice", value=seeds)
-        if any(s < 0 for s in seeds):
-            raise BenchError("--seeds must be non-negative integers", value=seeds)
+        bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+        if bad:
+            raise BenchError(f"seed {bad[0]} is outside 0..{MAX_SEED}", value=bad[0],
+                             fix="seeds are unsigned 32-bit integers; pick seeds in that range")
         return seeds
 
 
@@ -248,10 +291,9 @@ class PerfCommand(Command):
         parser.add_argument("--out", type=Path, default=Path("results/perf"), help="folder for perf.json")
         parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
 
-    def run(self, args):
+    def check(self, args):
         from bench import profiles
-        from bench.perf import PerfConfig, format_perf, run_perf
-        from bench.progress import Progress
+        from bench.data import check_folder
 
         for model in args.models:
             if model not in profiles.MODELS:
@@ -262,6 +304,12 @@ class PerfCommand(Command):
                                    ("--search-n-train", args.search_n_train or 300, 300)):
             if value < least:
                 raise BenchError(f"{flag} must be at least {least}", value=value)
+        check_folder(args.data_dir)
+
+    def run(self, args):
+        from bench.perf import PerfConfig, format_perf, run_perf
+        from bench.progress import Progress
+
         config = PerfConfig(models=list(dict.fromkeys(args.models)), batch_size=args.batch_size, epochs=args.epochs,
                             seeds=list(range(args.n_seeds)), n_train=args.n_train,
                             search_n_train=args.search_n_train, search_epochs=args.search_epochs,
@@ -310,9 +358,13 @@ def import_tensorflow_quietly() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    started_at = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ chatter is not for users
     args = build_parser().parse_args(argv)
+    args.started_at = started_at
     try:
+        absolute_paths(args)
+        args.handler.check(args)
         if args.handler.needs_tensorflow and not args.debug:
             import_tensorflow_quietly()
         return args.handler.run(args)

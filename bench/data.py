@@ -49,13 +49,18 @@ class Dataset:
     y_test: np.ndarray
     location: str
     source: str  # "explicit", "environment", "keras-cache" or "download"
-    digest: str
+    digest: str  # combined_digest(file_sha256)
+    file_sha256: dict[str, str]  # file name -> SHA-256 of its decompressed bytes (gunzip -c FILE | sha256sum)
     load_seconds: float
 
 
 @dataclass(frozen=True)
 class Split:
-    """Training, validation and test arrays for one run (images uint8)."""
+    """Training, validation and test arrays for one run (images uint8), and where they came from.
+
+    ``train_indices`` and ``val_indices`` point into the full 60,000-image training set, in the
+    order the run uses them; their digests are recorded so anyone can draw the split again.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -63,6 +68,32 @@ class Split:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    train_indices: np.ndarray
+    val_indices: np.ndarray
+    n_pool: int
+
+
+SPLIT_METHOD = ("scikit-learn train_test_split, stratified, random_state=seed: first the profile's n_train "
+                "images (all if unset), then validation_fraction of those")
+
+
+def indices_digest(indices: np.ndarray) -> str:
+    """SHA-256 of an index list as little-endian int64 bytes, in the given order."""
+    return hashlib.sha256(np.asarray(indices, dtype="<i8").tobytes()).hexdigest()
+
+
+def labels_digest(labels) -> str:
+    """SHA-256 of a label vector as uint8 bytes, in the given order."""
+    return hashlib.sha256(np.asarray(labels, dtype=np.uint8).tobytes()).hexdigest()
+
+
+def combined_digest(file_sha256: dict[str, str]) -> str:
+    """One digest of the four files: SHA-256 over the four per-file SHA-256 digests (32 raw bytes each),
+    concatenated in the order train images, train labels, test images, test labels."""
+    combined = hashlib.sha256()
+    for name in FILES.values():
+        combined.update(bytes.fromhex(file_sha256[name]))
+    return combined.hexdigest()
 
 
 def _decompressed_bytes(path: Path) -> bytes:
@@ -110,30 +141,50 @@ def _check_labels(labels: np.ndarray, images: np.ndarray, path: Path) -> None:
         )
 
 
-def read_folder(folder: Path) -> tuple[dict[str, np.ndarray], str]:
-    """Read the four IDX files of a folder; return arrays and a digest of their bytes."""
+def read_folder(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read the four IDX files of a folder; return arrays and each file's SHA-256 (decompressed)."""
     arrays: dict[str, np.ndarray] = {}
-    digest = hashlib.sha256()
+    file_sha256: dict[str, str] = {}
     for key, name in FILES.items():
         path = folder / name
         raw = _decompressed_bytes(path)
-        digest.update(hashlib.sha256(raw).digest())
+        file_sha256[name] = hashlib.sha256(raw).hexdigest()
         is_images = key.startswith("x_")
         arrays[key] = parse_idx(raw, path, MAGIC_IMAGES if is_images else MAGIC_LABELS, 3 if is_images else 1)
     for part in ("train", "test"):
         _check_labels(arrays[f"y_{part}"], arrays[f"x_{part}"], folder / FILES[f"y_{part}"])
-    return arrays, digest.hexdigest()
+    return arrays, file_sha256
 
 
-def resolve_folder(data_dir: str | os.PathLike | None) -> tuple[Path, str]:
-    """Pick the folder to read: explicit, then the environment, then Keras' cache, else download."""
+def resolve_folder(data_dir: str | os.PathLike | None, download: bool = True) -> tuple[Path | None, str]:
+    """Pick the folder to read: explicit, then the environment, then Keras' cache, else download
+    (or, with ``download`` False, None)."""
     if data_dir:
         return Path(data_dir), "explicit"
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]), "environment"
     if all((KERAS_CACHE / name).is_file() for name in FILES.values()):
         return KERAS_CACHE, "keras-cache"
-    return _download_to_cache(), "download"
+    return (_download_to_cache(), "download") if download else (None, "download")
+
+
+def check_folder(data_dir: str | os.PathLike | None) -> None:
+    """Before any training: an explicit or environment folder must exist and hold the four files.
+
+    Reading and checking their contents happens when the study loads them; with no folder given
+    and no Keras cache, the study downloads (the only case that needs the network).
+    """
+    chosen = data_dir or os.environ.get(ENV_VAR)
+    if not chosen:
+        return
+    folder = Path(chosen)
+    where = "--data-dir" if data_dir else ENV_VAR
+    if not folder.is_dir():
+        raise BenchError(f"data folder does not exist: {folder}", fix=f"check {where}")
+    missing = [name for name in FILES.values() if not (folder / name).is_file()]
+    if missing:
+        raise BenchError(f"data file missing: {folder / missing[0]}",
+                         fix=f"point {where} at a folder holding {', '.join(FILES.values())}")
 
 
 def _download_to_cache() -> Path:
@@ -155,31 +206,45 @@ def load_dataset(data_dir: str | os.PathLike | None = None) -> Dataset:
     folder, source = resolve_folder(data_dir)
     if not folder.is_dir():
         raise BenchError(f"data folder does not exist: {folder}", fix=f"check --data-dir or {ENV_VAR}")
-    arrays, digest = read_folder(folder)
-    return Dataset(**arrays, location=str(folder.resolve()), source=source, digest=digest,
-                   load_seconds=time.perf_counter() - start)
+    arrays, file_sha256 = read_folder(folder)
+    return Dataset(**arrays, location=str(folder.resolve()), source=source, digest=combined_digest(file_sha256),
+                   file_sha256=file_sha256, load_seconds=time.perf_counter() - start)
+
+
+def subset_indices(y: np.ndarray, size: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of a class-balanced subset of ``size`` items (all when size is None or too large)."""
+    if size is None or size >= len(y):
+        return np.arange(len(y))
+    keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
+    return np.sort(keep)
+
+
+def load_local(data_dir: str | os.PathLike | None = None) -> Dataset | None:
+    """The dataset if it is on disk already (explicit, environment or Keras' cache); None if it must be
+    downloaded, which needs Keras and so waits until TensorFlow is imported."""
+    folder, _ = resolve_folder(data_dir, download=False)
+    return None if folder is None else load_dataset(data_dir)
 
 
 def stratified_subset(x: np.ndarray, y: np.ndarray, size: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A class-balanced subset of ``size`` items (all of them when size is None or too large)."""
-    if size is None or size >= len(y):
-        return x, y
-    keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
-    keep = np.sort(keep)
+    keep = subset_indices(y, size, seed)
     return x[keep], y[keep]
 
 
 def make_split(
     data: Dataset, seed: int, validation_fraction: float, n_train: int | None = None, n_test: int | None = None
 ) -> Split:
-    """Seeded, stratified train/validation split of (a subset of) the training set."""
-    x, y = stratified_subset(data.x_train, data.y_train, n_train, seed)
-    train_idx, val_idx = train_test_split(
-        np.arange(len(y)), test_size=validation_fraction, stratify=y, random_state=seed
+    """Seeded, stratified train/validation split of (a subset of) the training set (``SPLIT_METHOD``)."""
+    pool = subset_indices(data.y_train, n_train, seed)
+    train_pos, val_pos = train_test_split(
+        np.arange(len(pool)), test_size=validation_fraction, stratify=data.y_train[pool], random_state=seed
     )
+    train_idx, val_idx = pool[train_pos], pool[val_pos]
     # The test subset is fixed (seed 0) so every seed is scored on the same images.
     x_test, y_test = stratified_subset(data.x_test, data.y_test, n_test, 0)
-    return Split(x[train_idx], y[train_idx], x[val_idx], y[val_idx], x_test, y_test)
+    return Split(data.x_train[train_idx], data.y_train[train_idx], data.x_train[val_idx], data.y_train[val_idx],
+                 x_test, y_test, train_idx, val_idx, len(pool))
 
 
 def pixel_statistics(images: np.ndarray) -> dict[str, float]:
@@ -203,6 +268,7 @@ def summarize(data: Dataset) -> dict:
         "location": data.location,
         "source": data.source,
         "digest": data.digest,
+        "file_sha256": dict(data.file_sha256),
         "class_names": list(CLASS_NAMES),
         "train": {"count": len(data.y_train), "shape": list(data.x_train.shape),
                   "class_counts": class_counts(data.y_train), "pixels": pixel_statistics(data.x_train)},

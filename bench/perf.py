@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from bench import data as data_mod
-from bench import environment, profiles, training, tuning
+from bench import environment, profiles, tuning
 from bench.models import BASELINE_PARAMS, FAST, build_baseline, build_tunable
 from bench.progress import Progress, epoch_callback
 from bench.results import ModelPerf, PathTiming, PerfResult, SearchPerf, write_json_atomic
+from bench.train import training
 
 PERF_NAME = "perf.json"
 MATMUL_SIZE = 2048

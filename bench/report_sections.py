@@ -129,7 +129,9 @@ def dataset(manifest: Manifest, groups: list[Group]) -> dict | None:
     balance = [{"name": name, "train": _nth(counts[0], i), "test": _nth(counts[1], i)} for i, name in enumerate(names)]
     samples = image_grid(manifest.train_samples, [{"caption": _name(names, y), "right": None}
                                                   for y in manifest.train_samples.labels])
+    files = info.get("file_sha256") if isinstance(info.get("file_sha256"), dict) else {}
     return {"splits": splits, "balance": balance, "samples": samples, "digest": info.get("digest", "—"),
+            "files": sorted(files.items()), "test_labels": manifest.test_labels_sha256,
             "source": f"{info.get('location', '—')} ({info.get('source', '—')})"}
 
 

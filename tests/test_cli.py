@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 
 import pytest
 
 from bench import data
 from bench.results import Manifest, RunResult, read_record
 
+# Runs `fmbench` in a fresh interpreter and fails if bad input got as far as importing TensorFlow.
+NO_TENSORFLOW = ("import sys; from bench.cli import main; rc = main(sys.argv[1:]); "
+                 "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; sys.exit(rc)")
 
-def test_smoke_study_files_are_valid_and_consistent(smoke_study):
+
+def rejected(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """``fmbench ARGS`` that must stop on bad input before TensorFlow (the assert above holds)."""
+    env = dict(os.environ)
+    if env.get("FMBENCH_DATA_DIR"):
+        env["FMBENCH_DATA_DIR"] = os.path.abspath(env["FMBENCH_DATA_DIR"])
+    return subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *args], capture_output=True, text=True,
+                          env=env, cwd=cwd or tempfile.gettempdir(), timeout=120, check=False)
+
+
+def test_smoke_study_files_are_valid_and_consistent(trained_smoke_study):
+    smoke_study = trained_smoke_study
     manifest = read_record(smoke_study / "study.json", Manifest)
     assert manifest.seeds == [0, 1] and manifest.models == ["baseline", "tuned"]
     assert sorted(manifest.runs) == ["baseline-seed0.json", "baseline-seed1.json", "tuned-seed0.json",
@@ -34,12 +52,14 @@ def test_smoke_study_files_are_valid_and_consistent(smoke_study):
     assert tuned.hyperparameters == manifest.tuning[0].best_params
 
 
-def test_study_is_never_overwritten(smoke_study, cli):
-    before = (smoke_study / "study.json").read_bytes()
-    done = cli("run", "--profile", "smoke", "--out", str(smoke_study))
-    assert done.returncode == 2
+def test_study_is_never_overwritten(smoke_study, tmp_path):
+    folder = tmp_path / "study"
+    shutil.copytree(smoke_study, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    done = rejected("run", "--profile", "smoke", "--out", str(folder))
+    assert done.returncode == 2, done.stderr
     assert "already holds a study" in done.stderr
-    assert (smoke_study / "study.json").read_bytes() == before
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
 def test_data_command_prints_the_summary(cli):
@@ -77,7 +97,7 @@ def test_corrupt_data_is_one_line_and_exit_2(cli, data_dir, tmp_path, kind, mess
     _corrupt(folder, kind)
     for command in (["data", "--data-dir", str(folder)],
                     ["run", "--data-dir", str(folder), "--out", str(tmp_path / "out")]):
-        done = cli(*command)
+        done = rejected(*command)
         assert done.returncode == 2
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], done.stderr
@@ -92,14 +112,17 @@ def test_corrupt_data_is_one_line_and_exit_2(cli, data_dir, tmp_path, kind, mess
      ([], '[grids]\noptimizer = ["adamw2"]', "grid 'optimizer': unknown optimizer 'adamw2'"),
      ([], "[grids]\nbatch_size = []", "grid 'batch_size' is empty; got []"),
      (["--models", "cnn"], None, "unknown model 'cnn'"),
-     (["--n-seeds", "0"], None, "--n-seeds must be at least 1; got 0")],
+     (["--n-seeds", "0"], None, "--n-seeds must be at least 1; got 0"),
+     (["--seeds", "99999999999"], None, "seed 99999999999 is outside 0..4294967295"),
+     (["--seeds", "-1"], None, "seed -1 is outside 0..4294967295"),
+     (["--data-dir", "/nonexistent/fm"], None, "data folder does not exist: /nonexistent/fm; check --data-dir")],
 )
-def test_bad_run_input_is_one_line_and_exit_2(cli, tmp_path, args, config, message):
+def test_bad_run_input_is_one_line_and_exit_2_before_tensorflow(tmp_path, args, config, message):
     extra = []
     if config:
         (tmp_path / "c.toml").write_text(config)
         extra = ["--config", str(tmp_path / "c.toml")]
-    done = cli("run", *args, *extra, "--out", str(tmp_path / "out"))
+    done = rejected("run", *args, *extra, "--out", str(tmp_path / "out"))
     assert done.returncode == 2
     assert done.stderr.strip() == f"fmbench run: error: {message}" or message in done.stderr.strip()
     assert len(done.stderr.strip().splitlines()) == 1
@@ -115,3 +138,34 @@ def test_manifest_records_the_dataset_summary(smoke_study):
     summary = json.loads((smoke_study / "study.json").read_text())["dataset"]
     assert summary["train"]["count"] == 60000
     assert summary["class_names"] == list(data.CLASS_NAMES)
+
+
+def test_unknown_profile_exits_2_without_importing_tensorflow(tmp_path):
+    done = rejected("run", "--profile", "nosuch", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("fmbench run: error: unknown profile 'nosuch'; "
+                                   "choose one of smoke, quick, reference")
+
+
+def test_relative_paths_are_resolved_against_the_folder_the_command_was_typed_in(smoke_study, data_dir, tmp_path):
+    """FMBENCH_DATA_DIR, --config and --out relative to the working folder, as the README types them."""
+    work = tmp_path / "work"
+    shutil.copytree(smoke_study, work / "studies" / "a")
+    (work / "c.toml").write_text("baseline_epochs = 0\n")
+    relative_data = os.path.relpath(data_dir, work)
+    env = {**os.environ, "FMBENCH_DATA_DIR": relative_data}
+    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, "run", "--config", "c.toml", "--out", "new"],
+                          capture_output=True, text=True, env=env, cwd=work, timeout=120, check=False)
+    assert done.returncode == 2 and f"config {work / 'c.toml'}: baseline_epochs" in done.stderr, done.stderr
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "report", "studies/a", "--out", "out", "--html"],
+                          capture_output=True, text=True, env=env, cwd=work, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert str(work / "out" / "report.html") in done.stdout
+
+
+def test_a_relative_data_dir_reaches_the_data_from_any_folder(data_dir, tmp_path):
+    relative = os.path.relpath(data_dir, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "data", "--data-dir", relative],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"Fashion-MNIST from {data_dir.resolve()}" in done.stdout

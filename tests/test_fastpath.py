@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from bench import data, profiles, training, tuning
+from bench import data, profiles, tuning
 from bench.models import FAST, CompileOptions, build_baseline, build_tunable
 from bench.progress import Progress, epoch_callback
 from bench.results import Stage
+from bench.train import training
 
 OFF = CompileOptions(steps_per_execution=1, jit_compile=False, epoch_loop=False)
 

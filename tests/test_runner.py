@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import profiles, runner
+from bench import profiles
 from bench.progress import format_duration
+from bench.study import runner
 
 
 def _config(models, seeds=(0, 1), tune_per_seed=False):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from bench import data, environment, profiles, runner, tuning
+from bench import data, environment, profiles, tuning
 from bench.progress import Progress
+from bench.study import runner
 
 
 @pytest.fixture(scope="module")

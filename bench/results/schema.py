@@ -1,32 +1,22 @@
-"""Result files: the schema (defined once), atomic writes, validated loads, migrations.
+"""The result files' schema, defined once: run results, the study manifest and ``perf.json``.
 
 A study directory holds ``study.json`` (the manifest) and one ``<model>-seed<N>.json``
 per run. Raw per-seed and per-fold values are stored; aggregates are computed by
-readers (``bench.stats``), never stored.
+readers (``bench.analysis.stats``), never stored. Every file carries ``schema_version``;
+older versions are upgraded on load by ``bench.results.migrations``.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import os
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from bench.errors import BenchError
-
-SCHEMA_VERSION = 1
+# 2: split record, test-label digest, saved-model record; data_load_s moved to the manifest.
+SCHEMA_VERSION = 2
 MANIFEST_NAME = "study.json"
-T = TypeVar("T", bound=BaseModel)
-
-# Upgrades from version N to N+1, applied on load; empty until the schema first changes.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 
 class Record(BaseModel):
@@ -94,7 +84,6 @@ class ImageSet(Record):
 
 
 class Timings(Record):
-    data_load_s: float
     fit_s: float
     epoch_s_mean: float
     inference_s: float
@@ -102,12 +91,38 @@ class Timings(Record):
 
 
 class DataRecord(Record):
-    digest: str
+    digest: str  # the dataset's combined digest (bench.data.combined_digest), as in the manifest
     location: str
     source: str
     n_train: int
     n_validation: int
     n_test: int
+    # SHA-256 of the test labels this run was scored on, as uint8 bytes in test order; None in files
+    # migrated from schema 1, which did not record it.
+    test_labels_sha256: str | None = None
+
+
+class SplitRecord(Record):
+    """How a run's training and validation parts were drawn, so anyone can draw them again.
+
+    Indices point into the 60,000 training images, in the order the run used them; each digest is
+    the SHA-256 of that index list as little-endian int64 bytes (``bench.data.indices_digest``).
+    """
+
+    seed: int
+    method: str
+    n_pool: int  # training images the split was drawn from (the profile's stratified subset, or all)
+    validation_fraction: float
+    train_indices_sha256: str
+    validation_indices_sha256: str
+
+
+class SavedModel(Record):
+    """The trained model kept with ``--save-models``: a file beside the result, in Keras' own format."""
+
+    file: str
+    format: str
+    sha256: str
 
 
 class Environment(Record):
@@ -155,6 +170,8 @@ class RunResult(Record):
     mistakes: ImageSet | None = None
     timings: Timings | None = None
     data: DataRecord
+    split: SplitRecord | None = None  # None only in files migrated from schema 1
+    saved_model: SavedModel | None = None
     environment: Environment
     started: str
     finished: str
@@ -217,6 +234,8 @@ class Manifest(Record):
     estimate_s: float
     wall_s: float
     command: list[str]
+    data_load_s: float | None = None  # reading and checking the four files; None if migrated from schema 1
+    test_labels_sha256: str | None = None  # as DataRecord.test_labels_sha256: every run must match it
 
 
 
@@ -270,120 +289,3 @@ class PerfResult(Record):
     started: str
     finished: str
     wall_s: float
-
-def to_jsonable(value: Any) -> Any:
-    """Numpy scalars/arrays and tuples to plain JSON values (for cv_results_ and params)."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def write_bytes_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temp file beside ``path`` then rename: readers never see half a file,
-    and a failed write leaves the old file as it was (text is written as UTF-8)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide results from other users
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Plain JSON (NaN refused: a failed value is a status, never a NaN), written atomically."""
-    write_bytes_atomic(path, json.dumps(payload, indent=1, allow_nan=False))
-
-
-def save(record: RunResult | Manifest, folder: Path, name: str | None = None) -> Path:
-    path = Path(folder) / (name or (record.file_name if isinstance(record, RunResult) else MANIFEST_NAME))
-    write_json_atomic(path, record.model_dump(mode="json"))
-    return path
-
-
-def migrate(payload: dict, path: Path) -> dict:
-    version = payload.get("schema_version")
-    if not isinstance(version, int):
-        raise BenchError(f"{path}: field 'schema_version' is missing or not an integer", value=version,
-                         fix="this is not an fmbench result file")
-    if version > SCHEMA_VERSION or (version < SCHEMA_VERSION and version not in MIGRATIONS):
-        raise BenchError(f"{path}: schema_version {version} is not supported (this fmbench reads "
-                         f"{SCHEMA_VERSION})", fix="re-run the study or use a matching fmbench version")
-    while version < SCHEMA_VERSION:
-        payload = MIGRATIONS[version](payload)
-        version = payload["schema_version"]
-    return payload
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    return f"field '{where}': {first['msg']}"
-
-
-def read_record(path: Path, model: type[T]) -> T:
-    """Load and validate one file; every problem is a BenchError naming the file."""
-    try:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BenchError(f"result file missing: {path}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BenchError(f"{path}: not valid JSON ({exc})", fix="the file is damaged; re-run the study") from exc
-    if not isinstance(payload, dict):
-        raise BenchError(f"{path}: expected a JSON object", value=type(payload).__name__)
-    payload = migrate(payload, path)
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        raise BenchError(f"{path}: invalid {model.__name__}, {_describe(exc)}") from exc
-
-
-@dataclass
-class Study:
-    """A study as read back from disk: the manifest, its valid runs, and files that were not."""
-
-    folder: Path
-    manifest: Manifest
-    runs: list[RunResult]
-    problems: list[str] = field(default_factory=list)
-
-    def ok_runs(self, model: str | None = None) -> list[RunResult]:
-        return [r for r in self.runs if r.status == "ok" and (model is None or r.model == model)]
-
-    @property
-    def models(self) -> list[str]:
-        return [m for m in self.manifest.models if any(r.model == m for r in self.runs)]
-
-
-def load_study(folder: Path | str, strict: bool = True) -> Study:
-    """Read a study folder; with ``strict`` False, invalid run files are listed, not fatal."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BenchError(f"results folder does not exist: {folder}", fix="pass the --out folder of 'fmbench run'")
-    manifest_path = folder / MANIFEST_NAME
-    if not manifest_path.is_file():
-        raise BenchError(f"no {MANIFEST_NAME} in {folder}", fix="pass a folder written by 'fmbench run'")
-    manifest = read_record(manifest_path, Manifest)
-    runs, problems = [], []
-    for name in manifest.runs:
-        try:
-            runs.append(read_record(folder / name, RunResult))
-        except BenchError as exc:
-            if strict:
-                raise
-            problems.append(str(exc))
-    return Study(folder, manifest, runs, problems)

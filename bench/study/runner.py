@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import data as data_mod
-from bench import environment, training
+from bench import environment
 from bench.epochloop import JIT_MIN_STEPS
 from bench.errors import BenchError
 from bench.models import BASELINE_PARAMS, FAST, CompileOptions, build_baseline, build_tunable, describe_architecture
@@ -29,10 +29,12 @@ from bench.results import (
     ImageSet,
     Manifest,
     RunResult,
+    SplitRecord,
     Timings,
     Tuning,
     save,
 )
+from bench.train import training
 from bench.tuning import HALVING_FACTOR, tune
 
 # Cost model for the up-front estimate, measured with `fmbench perf` on a 2-core CPU with
@@ -56,6 +58,8 @@ class StudyConfig:
     study: str = ""
     command: list[str] = field(default_factory=list)
     options: CompileOptions = FAST
+    save_models: bool = False
+    started_at: float | None = None  # time.perf_counter() at process start: wall time includes start-up
 
     @property
     def name(self) -> str:
@@ -170,23 +174,40 @@ class RunContext:
     progress: Progress
 
 
+def split_record(split: data_mod.Split, seed: int, validation_fraction: float) -> SplitRecord:
+    return SplitRecord(seed=seed, method=data_mod.SPLIT_METHOD, n_pool=split.n_pool,
+                       validation_fraction=validation_fraction,
+                       train_indices_sha256=data_mod.indices_digest(split.train_indices),
+                       validation_indices_sha256=data_mod.indices_digest(split.val_indices))
+
+
+def _run_record(ctx: RunContext, model_name: str, seed: int, params: dict[str, Any], split) -> dict[str, Any]:
+    """The fields every run has, ok or failed: who, what, on which data and split."""
+    p, d = ctx.config.profile, ctx.dataset
+    return dict(
+        study=ctx.config.name, profile=p.name, model=model_name, seed=seed, hyperparameters=params,
+        compile_options=ctx.config.options.as_dict(), environment=ctx.environment, started=_now(),
+        data=DataRecord(digest=d.digest, location=d.location, source=d.source, n_train=len(split.y_train),
+                        n_validation=len(split.y_val), n_test=len(split.y_test),
+                        test_labels_sha256=data_mod.labels_digest(split.y_test)),
+        split=split_record(split, seed, p.validation_fraction),
+    )
+
+
 def train_one(ctx: RunContext, model_name: str, seed: int, params: dict[str, Any]) -> RunResult:
     """Train and evaluate one (model, seed); return its result record (ok or failed)."""
     p = ctx.config.profile
     split = data_mod.make_split(ctx.dataset, seed, p.validation_fraction, p.n_train, p.n_test)
-    record: dict[str, Any] = dict(
-        study=ctx.config.name, profile=p.name, model=model_name, seed=seed, hyperparameters=params,
-        compile_options=ctx.config.options.as_dict(), environment=ctx.environment, started=_now(),
-        data=DataRecord(digest=ctx.dataset.digest, location=ctx.dataset.location, source=ctx.dataset.source,
-                        n_train=len(split.y_train), n_validation=len(split.y_val), n_test=len(split.y_test)),
-    )
+    record = _run_record(ctx, model_name, seed, params, split)
     bar = ctx.progress.bar(params["epochs"], f"{model_name} seed {seed}", "epoch")
     try:
         training.seed_everything(seed)
         model = _build(model_name, params, ctx.config.options)
         outcome = training.fit(model, split, params["epochs"], params["batch_size"], epoch_callback(bar))
-        metrics = training.score_splits(model, split)
         test = training.predict_test(model, split)
+        metrics = training.score_splits(model, split, test.predictions)
+        if ctx.config.save_models:
+            record["saved_model"] = training.save_model(model, ctx.config.out / f"{model_name}-seed{seed}.keras")
     except Exception as exc:  # a run that fails is recorded, the study goes on
         ctx.progress.say(traceback.format_exc())
         return RunResult(status="failed", error=f"{type(exc).__name__}: {exc}", finished=_now(), **record)
@@ -199,7 +220,7 @@ def train_one(ctx: RunContext, model_name: str, seed: int, params: dict[str, Any
         predictions=test.predictions, mistakes=test.mistakes,
         gaps=Gaps(train_minus_test=metrics.train.accuracy - metrics.test.accuracy,
                   train_minus_validation=metrics.train.accuracy - metrics.validation.accuracy),
-        timings=Timings(data_load_s=ctx.dataset.load_seconds, fit_s=outcome.fit_seconds,
+        timings=Timings(fit_s=outcome.fit_seconds,
                         epoch_s_mean=sum(seconds) / len(seconds), inference_s=test.inference_seconds,
                         images_per_s=len(split.y_test) / test.inference_seconds),
         **record,
@@ -217,28 +238,36 @@ def check_out_folder(out: Path) -> None:
                          fix="choose another --out, or move the old results away first")
 
 
-def run_study(config: StudyConfig, progress: Progress) -> tuple[Manifest, list[str]]:
+def _new_manifest(ctx: RunContext, started: str, estimate_s: float) -> Manifest:
+    config, dataset, p = ctx.config, ctx.dataset, ctx.config.profile
+    first_split = data_mod.make_split(dataset, config.seeds[0], p.validation_fraction, p.n_train, p.n_test)
+    return Manifest(
+        study=config.name, profile=p.name, seeds=config.seeds, models=config.models, config=p.as_dict(),
+        search=p.search, tuning=[], runs=[], dataset=data_mod.summarize(dataset),
+        train_samples=_samples(dataset.x_train, dataset.y_train),
+        test_samples=_samples(first_split.x_test, first_split.y_test),
+        environment=ctx.environment, started=started, finished=started, estimate_s=estimate_s,
+        wall_s=0.0, command=config.command, data_load_s=dataset.load_seconds,
+        test_labels_sha256=data_mod.labels_digest(first_split.y_test),
+    )
+
+
+def run_study(config: StudyConfig, progress: Progress,
+              dataset: data_mod.Dataset | None = None) -> tuple[Manifest, list[str]]:
     """Run every (seed, model); write each result as it finishes and the manifest after each.
 
-    Returns the manifest and the file names of failed runs.
+    Returns the manifest and the file names of failed runs. Wall time counts from
+    ``config.started_at`` (the process's start, so start-up is in it) when given. ``dataset``
+    is the data if the caller loaded it already.
     """
     check_out_folder(config.out)
-    started, start = _now(), time.perf_counter()
-    dataset = data_mod.load_dataset(config.data_dir)
+    started, start = _now(), config.started_at or time.perf_counter()
+    dataset = dataset or data_mod.load_dataset(config.data_dir)
     training.seed_everything(config.seeds[0])
     the_plan = plan(config, len(dataset.y_train))
     progress.say(the_plan.describe(config))
     ctx = RunContext(config, dataset, environment.collect(), progress)
-    p = config.profile
-    first_split = data_mod.make_split(dataset, config.seeds[0], p.validation_fraction, p.n_train, p.n_test)
-    manifest = Manifest(
-        study=config.name, profile=p.name, seeds=config.seeds, models=config.models, config=p.as_dict(),
-        search=p.search, tuning=[], runs=[], dataset=data_mod.summarize(dataset),
-        train_samples=_samples(dataset.x_train, dataset.y_train), test_samples=_samples(first_split.x_test,
-                                                                                         first_split.y_test),
-        environment=ctx.environment, started=started, finished=started, estimate_s=the_plan.estimate_s,
-        wall_s=0.0, command=config.command,
-    )
+    manifest = _new_manifest(ctx, started, the_plan.estimate_s)
     tuning: Tuning | None = None
     failed: list[str] = []
     seed_bar = progress.bar(len(config.seeds), "seeds", "seed", leave=True)
