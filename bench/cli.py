@@ -89,7 +89,8 @@ class RunCommand(Command):
     def check(self, args):
         from bench import profiles
         from bench.data import check_folder, load_local
-        from bench.study.runner import StudyConfig, check_out_folder
+        from bench.study.plan import StudyConfig
+        from bench.study.runner import check_out_folder
 
         overrides = {"baseline_epochs": args.epochs} if args.epochs is not None else {}
         if args.search is not None:

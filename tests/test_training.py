@@ -69,3 +69,37 @@ def test_run_record_is_consistent_with_its_predictions(context):
     assert all(p != t for p, t in zip(mistakes.predicted, mistakes.labels, strict=True))
     assert mistakes.probability == sorted(mistakes.probability, reverse=True)
     assert mistakes.to_array().shape == (len(mistakes.labels), 28, 28)
+
+
+@pytest.fixture(scope="module")
+def saved_study(cli, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("saved") / "study"
+    done = cli("--quiet", "run", "--profile", "smoke", "--seeds", "3", "--models", "baseline", "--save-models",
+               "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_a_saved_model_and_its_split_record_reproduce_train_and_validation_accuracy(saved_study, data_dir):
+    import hashlib
+
+    import keras
+
+    from bench.results import RunResult, read_record
+
+    run = read_record(saved_study / "baseline-seed3.json", RunResult)
+    model_file = saved_study / run.saved_model.file
+    assert run.saved_model.format == "keras"
+    assert hashlib.sha256(model_file.read_bytes()).hexdigest() == run.saved_model.sha256
+    assert sorted(p.name for p in saved_study.iterdir()) == ["baseline-seed3.json", "baseline-seed3.keras",
+                                                             "study.json"]  # no temporary file left
+    record = run.split
+    split = data.make_split(data.load_dataset(data_dir), record.seed, record.validation_fraction, record.n_pool)
+    assert data.indices_digest(split.train_indices) == record.train_indices_sha256
+    assert data.indices_digest(split.val_indices) == record.validation_indices_sha256
+    model = keras.saving.load_model(model_file)  # plain Keras: no fmbench class needed
+    for x, y, stored in ((split.x_train, split.y_train, run.metrics.train),
+                         (split.x_val, split.y_val, run.metrics.validation)):
+        loss, accuracy = model.evaluate(x, y, batch_size=1000, verbose=0)
+        assert accuracy == pytest.approx(stored.accuracy, abs=1e-6)
+        assert loss == pytest.approx(stored.loss, rel=1e-5)

@@ -7,20 +7,17 @@ with status "failed" and its error; the study goes on.
 
 from __future__ import annotations
 
-import math
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import data as data_mod
 from bench import environment
-from bench.epochloop import JIT_MIN_STEPS
 from bench.errors import BenchError
-from bench.models import BASELINE_PARAMS, FAST, CompileOptions, build_baseline, build_tunable, describe_architecture
-from bench.profiles import STAGES, Profile
+from bench.models import BASELINE_PARAMS, CompileOptions, build_baseline, build_tunable, describe_architecture
 from bench.progress import Progress, epoch_callback, format_duration
 from bench.results import (
     DataRecord,
@@ -34,115 +31,9 @@ from bench.results import (
     Tuning,
     save,
 )
+from bench.study.plan import StudyConfig, plan
 from bench.train import training
-from bench.tuning import HALVING_FACTOR, tune
-
-# Cost model for the up-front estimate, measured with `fmbench perf` on a 2-core CPU with
-# the fast path: seconds per image per epoch at batch size 32, fixed seconds per fit
-# (build, trace, compile, score), and how much the halving search's parallel fold
-# workers gain on two cores.
-SECONDS_PER_IMAGE_EPOCH = 1.0e-5
-SECONDS_PER_FIT = 0.8
-SECONDS_PER_XLA_COMPILE = 1.7  # fits long enough for the epoch loop to compile (JIT_MIN_STEPS)
-HALVING_PARALLEL_SPEEDUP = 1.9
-
-
-@dataclass
-class StudyConfig:
-    profile: Profile
-    seeds: list[int]
-    models: list[str]
-    out: Path
-    data_dir: str | None = None
-    tune_per_seed: bool = False
-    study: str = ""
-    command: list[str] = field(default_factory=list)
-    options: CompileOptions = FAST
-    save_models: bool = False
-    started_at: float | None = None  # time.perf_counter() at process start: wall time includes start-up
-
-    @property
-    def name(self) -> str:
-        return self.study or self.out.name
-
-
-@dataclass
-class Plan:
-    runs: int
-    tuning_searches: int
-    fits: int
-    epochs: int
-    estimate_s: float
-
-    def describe(self, config: StudyConfig) -> str:
-        return (f"{config.name}: profile {config.profile.name}, {len(config.seeds)} seed(s) {config.seeds} x "
-                f"models {config.models} = {self.runs} runs; {self.tuning_searches} {config.profile.search} tuning "
-                f"search(es); "
-                f"{self.fits} fits, {self.epochs} epochs in all; estimated {format_duration(self.estimate_s)}")
-
-
-def _fit_overhead(n_images: float, epochs: float, batch_size: int) -> float:
-    compiles = n_images // batch_size * epochs >= JIT_MIN_STEPS
-    return SECONDS_PER_FIT + (SECONDS_PER_XLA_COMPILE if compiles else 0.0)
-
-
-def _fit_cost(n_images: int, epochs: int, batch_size: int) -> float:
-    per_image = SECONDS_PER_IMAGE_EPOCH * (0.3 + 0.7 * 32 / batch_size)
-    return _fit_overhead(n_images, epochs, batch_size) + n_images * epochs * per_image
-
-
-def _stage_cost(p: Profile, names: tuple[str, ...], fold_n: int, fixed_epochs: int) -> tuple[int, int, float]:
-    """Fits, epochs and estimated seconds of one grid stage with the profile's search."""
-    candidates = 1
-    for name in names:
-        candidates *= len(p.grids[name])
-    epochs_each = sum(p.grids["epochs"]) / len(p.grids["epochs"]) if names == ("epochs",) else fixed_epochs
-    fits = epochs = 0
-    seconds = 0.0
-    for kept, share in search_rounds(p.search, candidates):
-        fits += kept * p.cv_folds
-        epochs += round(kept * p.cv_folds * epochs_each)
-        seconds += kept * p.cv_folds * (_fit_overhead(fold_n * share, epochs_each, p.batch_size)
-                                        + fold_n * share * epochs_each * SECONDS_PER_IMAGE_EPOCH)
-    if p.search == "halving":
-        seconds /= HALVING_PARALLEL_SPEEDUP
-    return fits, epochs, seconds
-
-
-def search_rounds(search: str, candidates: int) -> list[tuple[int, float]]:
-    """(candidates fitted, share of the data) per round: one full round, or successive halving."""
-    if search != "halving" or candidates == 1:
-        return [(candidates, 1.0)]
-    n_rounds = 1 + int(math.log(candidates, HALVING_FACTOR) + 1e-9)
-    rounds, kept = [], candidates
-    for index in range(n_rounds):
-        rounds.append((kept, HALVING_FACTOR ** (index - n_rounds + 1)))
-        kept = math.ceil(kept / HALVING_FACTOR)
-    return rounds
-
-
-def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
-    """Count runs, fits and epochs, and estimate wall time before anything starts."""
-    p = config.profile
-    n_fit = int((p.n_train or n_available) * (1 - p.validation_fraction))
-    runs = len(config.seeds) * len(config.models)
-    fits, epochs, seconds = runs, 0, 0.0
-    if "baseline" in config.models:
-        epochs += p.baseline_epochs * len(config.seeds)
-        seconds += len(config.seeds) * _fit_cost(n_fit, p.baseline_epochs, p.batch_size)
-    searches = 0
-    if "tuned" in config.models:
-        searches = len(config.seeds) if config.tune_per_seed else 1
-        fold_n = int(n_fit * (p.cv_folds - 1) / p.cv_folds)
-        tuned_epochs = max(p.grids["epochs"])  # the worst case: the longest epochs win stage 1
-        for _, names in STAGES:
-            stage_fits, stage_epochs, stage_seconds = _stage_cost(p, names, fold_n, tuned_epochs)
-            fits += searches * stage_fits
-            epochs += searches * stage_epochs
-            seconds += searches * stage_seconds
-        epochs += tuned_epochs * len(config.seeds)
-        seconds += len(config.seeds) * _fit_cost(n_fit, tuned_epochs, p.batch_size)
-    return Plan(runs=runs, tuning_searches=searches, fits=fits, epochs=epochs, estimate_s=seconds)
+from bench.tuning import tune
 
 
 def _now() -> str:

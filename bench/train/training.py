@@ -70,12 +70,21 @@ def score_splits(model, split: Split, predictions: Predictions) -> Metrics:
 
 
 def save_model(model, path: Path) -> SavedModel:
-    """Keep a trained model in Keras' own format, written atomically (temp file, then rename)."""
+    """Keep a trained model in Keras' own format, written atomically (temp file, then rename).
+
+    Saved as a plain functional ``keras.Model`` over the same layers, compiled with the same
+    optimizer (state included), loss and accuracy metric, so ``keras.saving.load_model`` loads it
+    without fmbench (the epoch-loop subclass only changes how ``fit`` runs).
+    """
+    import keras
+
+    plain = keras.Model(model.inputs, model.outputs, name=model.name)
+    plain.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".keras", dir=path.parent)
     os.close(fd)
     try:
-        model.save(tmp)
+        plain.save(tmp)
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)

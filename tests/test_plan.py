@@ -1,4 +1,4 @@
-"""bench.runner: the up-front plan counts what the study will do."""
+"""bench.study.plan: the up-front plan counts what the study will do and estimates its time."""
 
 from __future__ import annotations
 
@@ -6,30 +6,30 @@ from pathlib import Path
 
 from bench import profiles
 from bench.progress import format_duration
-from bench.study import runner
+from bench.study import plan as planning
 
 
 def _config(models, seeds=(0, 1), tune_per_seed=False):
-    return runner.StudyConfig(profile=profiles.resolve("smoke"), seeds=list(seeds), models=models,
+    return planning.StudyConfig(profile=profiles.resolve("smoke"), seeds=list(seeds), models=models,
                               out=Path("results/x"), tune_per_seed=tune_per_seed)
 
 
 def test_plan_counts_runs_fits_and_epochs():
     smoke = profiles.resolve("smoke")
-    baseline_only = runner.plan(_config(["baseline"]))
+    baseline_only = planning.plan(_config(["baseline"]))
     assert (baseline_only.runs, baseline_only.fits, baseline_only.tuning_searches) == (2, 2, 0)
     assert baseline_only.epochs == 2 * smoke.baseline_epochs
-    both = runner.plan(_config(["baseline", "tuned"]))
+    both = planning.plan(_config(["baseline", "tuned"]))
     # smoke grid: 2 + 2 + 2x1 + 2x1 + 2x1 + 2 = 12 candidates, 3 folds each, plus 4 final runs
     assert both.fits == 12 * 3 + 4 and both.tuning_searches == 1
-    per_seed = runner.plan(_config(["baseline", "tuned"], tune_per_seed=True))
+    per_seed = planning.plan(_config(["baseline", "tuned"], tune_per_seed=True))
     assert per_seed.tuning_searches == 2 and per_seed.fits == 2 * 12 * 3 + 4
     assert per_seed.estimate_s > both.estimate_s > baseline_only.estimate_s > 0
 
 
 def test_plan_describes_itself():
     config = _config(["baseline"])
-    text = runner.plan(config).describe(config)
+    text = planning.plan(config).describe(config)
     assert text.startswith("x: profile smoke, 2 seed(s) [0, 1] x models ['baseline'] = 2 runs")
 
 
