@@ -12,6 +12,7 @@ from pathlib import Path
 import jinja2
 
 from bench.analysis.compare import Comparison
+from bench.analysis.significance import SEEDS_LIMIT
 from bench.analysis.stats import Summary
 from bench.results import write_bytes_atomic
 
@@ -29,7 +30,7 @@ def template_environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FunctionLoader(_template_source), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=format_percent, accuracy_bound=accuracy_bound, pts=format_points, pvalue=format_p,
-                       ratio=format_ratio)
+                       ratio=format_ratio, seeds=format_seeds)
     return env
 
 
@@ -50,6 +51,11 @@ def format_p(value: float | None) -> str:
     if value is None or math.isnan(value):
         return "undefined"
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def format_seeds(value: int | None) -> str:
+    """Seeds advice; None means past the advisor's limit."""
+    return f"over {SEEDS_LIMIT:,}" if value is None else f"{value:,}"
 
 
 def format_ratio(value: float | None) -> str:

@@ -32,9 +32,11 @@ def test_a_study_compared_with_itself_shows_no_difference(smoke_study):
     assert [v.model for v in comparison.versus] == ["baseline", "tuned"]
     for versus in comparison.versus:
         assert versus.difference.difference == 0 and versus.difference.p_value == 1.0
-        assert versus.churn == 0.0
-        assert (versus.mcnemar.only_a, versus.mcnemar.only_b, versus.mcnemar.p_mid) == (0, 0, 1.0)
-        assert versus.epoch_s_ratio == 1.0 and versus.seeds_needed >= 2
+        assert versus.paired.p_value == 1.0 and versus.paired.note == "no spread over seeds: the difference is exact"
+        assert not versus.significant and versus.churn == 0.0
+        seeds = len(study.ok_runs(versus.model))
+        assert [(t.only_a, t.only_b, t.p_value) for t in versus.trained_pairs] == [(0, 0, 1.0)] * seeds
+        assert versus.epoch_s_ratio == 1.0 and versus.advice.seeds >= 2
     assert comparison.tuning_ratios == [1.0, 1.0]
 
 
@@ -77,7 +79,7 @@ def test_difference_and_p_value_of_two_real_studies(smoke_study, other_study):
     accuracy_a = [r.metrics.test.accuracy for r in a.ok_runs("baseline")]
     accuracy_b = b.ok_runs("baseline")[0].metrics.test.accuracy
     assert versus[0].difference.difference == pytest.approx(accuracy_b - sum(accuracy_a) / 2)
-    assert versus[0].mcnemar is None and 0 < versus[0].churn < 0.5
+    assert versus[0].trained_pairs == [] and versus[0].paired is None and 0 < versus[0].churn < 0.5
 
 
 @pytest.mark.slow
@@ -87,7 +89,8 @@ def test_self_comparison_report_reads_zero_and_p_one(smoke_study, cli, tmp_path)
     assert done.returncode == 0, done.stderr
     html = (out / "comparison.html").read_text()
     assert "The environments are identical in every recorded field" in html
-    assert html.count("+0.00 pts</td>") == 2 and html.count("mid-p 1.000, exact 1.000") == 2
+    seeds = len(load_study(smoke_study).ok_runs("baseline"))
+    assert html.count("+0.00 pts<br>") == 4 and html.count(" / 0 of ") == 2 * seeds  # Welch and paired; McNemar
     assert html.count(">0.00 %<br>") == 2  # churn
 
 

@@ -1,4 +1,8 @@
-"""The regression gate: allowance rules, check sentences, the reference file, and `fmbench check` end to end."""
+"""The regression gate: rules, checks and their sentences, the reference file, and `fmbench check` end to end.
+
+Statistical calibration (false alarms and power by simulation) is in test_gate_calibration.py; the
+helpers here build references and studies from plain numbers, without training.
+"""
 
 from __future__ import annotations
 
@@ -8,73 +12,190 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from bench.analysis import ci_output
+from bench.analysis.checks import FLOOR, Fixed, MetricCheck, OneSidedT, SeedValues, exact_floor
 from bench.analysis.gate import (
-    FLOOR,
-    Allowance,
-    MetricCheck,
-    SeedValues,
-    allowance,
+    GATE_ALPHA,
+    ModelReference,
+    Reference,
+    build_checks,
+    check_alpha,
     read_reference,
+    rule_for,
+    run_checks,
 )
-from bench.analysis.significance import pooled_spread
 from bench.errors import BenchError
+from bench.results import Gaps, Metrics, PerClass, RunResult, SplitMetrics, Study
 
 COMMITTED_REFERENCE = Path(__file__).resolve().parent / "data" / "smoke-reference.json"
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
 def values(seeds, numbers) -> SeedValues:
-    return SeedValues.of(list(seeds), list(numbers))
+    return SeedValues.of(list(seeds), [float(v) for v in numbers])
 
+
+def f1_of(accuracy: list[float], index: int) -> list[float]:
+    """Per-seed F1 of class ``index``: moves with accuracy, as real F1s do."""
+    return [a + 0.01 * index - 0.05 for a in accuracy]
+
+
+def make_reference(accuracy: dict[str, list[float]], gap: dict[str, list[float]] | None = None) -> Reference:
+    """A reference with seeds 0..n-1 per model and the F1s of ``f1_of``."""
+    models = {}
+    for model, acc in accuracy.items():
+        seeds = list(range(len(acc)))
+        models[model] = ModelReference(
+            test_accuracy=values(seeds, acc), gap_train_test=values(seeds, (gap or {}).get(model, [0.02] * len(acc))),
+            per_class_f1={name: values(seeds, f1_of(acc, i)) for i, name in enumerate(CLASSES)})
+    return Reference.model_construct(profile="smoke", study="reference", seeds=[], models=models)
+
+
+def make_run(model: str, seed: int, accuracy: float, gap: float = 0.02) -> RunResult:
+    """An ok run with just what the gate reads (not validated: the gate never sees the rest)."""
+    split = SplitMetrics(accuracy=accuracy, loss=0.5)
+    f1 = [f1_of([accuracy], i)[0] for i in range(10)]
+    per_class = PerClass(class_names=CLASSES, precision=f1, recall=f1, f1=f1, support=[1000] * 10)
+    return RunResult.model_construct(model=model, seed=seed, status="ok", error=None,
+                                     metrics=Metrics(train=split, validation=split, test=split),
+                                     gaps=Gaps(train_minus_test=gap, train_minus_validation=0.0), per_class=per_class)
+
+
+def make_study(accuracy: dict[str, list[float]], gap: dict[str, list[float]] | None = None,
+               first_seed: int = 0) -> Study:
+    runs = [make_run(model, first_seed + i, a, (gap or {}).get(model, [0.02] * len(acc))[i])
+            for model, acc in accuracy.items() for i, a in enumerate(acc)]
+    return Study(Path("simulated"), None, runs)
+
+
+def outcomes_of(reference: Reference, study: Study, **options) -> dict[str, object]:
+    return {o.name: o for o in run_checks(build_checks(reference, study, **options))}
+
+
+def committed_study(accuracy: dict[str, list[float]]) -> tuple[Reference, Study]:
+    """The committed smoke reference, and a new study on its seeds with its gaps and these accuracies."""
+    reference = read_reference(COMMITTED_REFERENCE)
+    gaps = {m: reference.models[m].gap_train_test.values for m in accuracy}
+    return reference, make_study(accuracy, gaps)
+
+
+# --- rules --------------------------------------------------------------------------------------------
 
 def test_explicit_max_drop_is_used_exactly():
-    rule = allowance(values([0, 1], [0.79, 0.75]), values([0, 1], [0.70, 0.60]), explicit=0.002)
-    assert (rule.value, rule.rule) == (0.002, "--max-drop")
+    rule = rule_for(values([0, 1], [0.79, 0.75]), values([0, 1], [0.70, 0.60]), 0.002, 0.001)
+    assert rule == Fixed(0.002) and float(rule.allowed([0.79, 0.75], [0.70, 0.60])) == 0.002
+    assert rule.text([0.79], [0.7]) == "--max-drop"
 
 
 def test_identical_per_seed_shift_leaves_only_the_floor():
     ref, new = values([0, 1], [0.79, 0.75]), values([0, 1], [0.76, 0.72])
-    assert allowance(ref, new, None) == allowance(ref, ref, None)
-    assert allowance(ref, new, None) == Allowance(FLOOR, "floor 0.005, seeds reproduce", paired=True)
+    assert rule_for(ref, new, None, 0.001) == exact_floor() == rule_for(ref, ref, None, 0.001)
+    assert exact_floor().text([0.79], [0.76]) == "floor 0.005, seeds reproduce"
 
 
-def test_seeds_that_land_elsewhere_get_the_pooled_margin():
-    ref, new = values([0, 1], [0.79, 0.75]), values([0, 1], [0.755, 0.751])
-    spread = pooled_spread([ref.values, new.values, [0.78, 0.76], [0.77, 0.72]])
-    rule = allowance(ref, new, None, spread)
-    expected = scipy_stats.t.ppf(0.99, spread[1]) * spread[0] * math.sqrt(1 / 2 + 1 / 2)
-    assert rule == Allowance(pytest.approx(expected), "pooled t 99% margin", paired=False)
-    assert 0.05 < rule.value < 0.15
+def test_seeds_that_land_elsewhere_get_their_own_models_one_sided_t():
+    ref, new = [0.79, 0.75, 0.77], [0.755, 0.751]
+    rule = rule_for(values([0, 1, 2], ref), values([0, 1], new), None, 0.002)
+    assert rule == OneSidedT(0.002)
+    pooled_sd = math.sqrt((np.var(ref, ddof=1) * 2 + np.var(new, ddof=1)) / 3)
+    expected = scipy_stats.t.ppf(1 - 0.002, 3) * pooled_sd * math.sqrt(1 / 3 + 1 / 2)
+    assert float(rule.allowed(ref, new)) == pytest.approx(expected)
+    assert rule.text(ref, new) == "one-sided t 99.8%, 3 df"
 
 
-def test_without_shared_seeds_or_pool_the_margin_is_welch():
-    rule = allowance(values([0, 1], [0.79, 0.75]), values([5, 6], [0.78, 0.76]), None)
-    assert rule.rule == "Welch t 99% margin" and rule.value > 0.05
-    assert allowance(values([0], [0.79]), values([5], [0.70]), None).value == FLOOR
+def test_a_t_margin_under_the_floor_is_the_floor_and_one_seed_a_side_says_it_is_unbounded():
+    rule = OneSidedT(0.002)
+    assert float(rule.allowed([0.7900, 0.7901, 0.7902], [0.7901, 0.7902, 0.7903])) == FLOOR
+    assert rule.text([0.7900, 0.7901, 0.7902], [0.7901, 0.7902, 0.7903]) == "floor 0.005 (t margin below it)"
+    assert float(rule.allowed([0.79], [0.70])) == FLOOR
+    assert "one seed a side has no spread, false alarms not bounded" in rule.text([0.79], [0.70])
 
 
-def test_another_numerics_path_within_seed_noise_passes_and_a_collapse_fails():
-    """Real smoke accuracies, seeds 0 and 1, before and after training moved to an XLA-compiled epoch loop."""
-    before = {"baseline": values([0, 1], [0.7913, 0.7504]), "tuned": values([0, 1], [0.7843, 0.7603])}
-    after = {"baseline": values([0, 1], [0.7548, 0.7508]), "tuned": values([0, 1], [0.7703, 0.7217])}
-    spread = pooled_spread([v.values for side in (before, after) for v in side.values()])
-    for model in before:
-        drop = before[model].mean - after[model].mean
-        assert 0.01 < drop < allowance(before[model], after[model], None, spread).value
-    collapsed = values([0, 1], [0.60, 0.58])
-    assert before["tuned"].mean - collapsed.mean > allowance(before["tuned"], collapsed, None, spread).value
+# --- the issue's examples (issue 9, points 1 and 2), against the committed smoke reference -----------
+
+def test_each_model_is_judged_by_its_own_spread():
+    """Point 1: pooled with the tuned model's 3.44-point spread, a 6-point baseline drop (21 of its own
+    standard deviations) passed with 7.98 points allowed; judged by its own spread it fails."""
+    reference, study = committed_study({"baseline": [0.6950, 0.6900], "tuned": [0.7650, 0.7300]})
+    outcomes = outcomes_of(reference, study)
+    baseline, tuned = outcomes["baseline.test_accuracy"], outcomes["tuned.test_accuracy"]
+    assert not baseline.passed and baseline.allowed < 0.0603
+    assert baseline.sentence.startswith("baseline test accuracy fell from 0.7528 to 0.6925 (-6.03 points), "
+                                        "worse by more than the allowed")
+    assert tuned.passed and tuned.allowed > 0.30  # the tuned model's own seeds spread 3.4 points
+    assert [name for name, o in outcomes.items() if not o.passed] == ["baseline.test_accuracy"]
 
 
-def test_a_pooled_margin_under_the_floor_is_the_floor():
-    rule = allowance(values([0, 1], [0.79, 0.75]), values([0, 1], [0.80, 0.75]), None, (0.0001, 4))
-    assert (rule.value, rule.rule) == (FLOOR, "floor 0.005")
+def test_one_collapsed_seed_fails_and_is_named():
+    """Point 2: one tuned seed at chance passed before (mean -31 points, 88.86 allowed); it fails now."""
+    reference = read_reference(COMMITTED_REFERENCE)
+    _, study = committed_study({"baseline": reference.models["baseline"].test_accuracy.values,
+                                "tuned": [0.7690, 0.1000]})
+    outcomes = outcomes_of(reference, study)
+    worst = outcomes["tuned.worst_seed"]
+    assert not worst.passed and worst.observed == 0.1
+    assert worst.sentence.startswith("tuned seed 1 test accuracy 0.1000 lies -65.37 points from the mean of the "
+                                     "model's other seeds (0.7537), at or below the collapse line 0.4109")
+    assert worst.sentence.endswith("the seed collapsed")
+    assert [name for name, o in outcomes.items() if not o.passed] == ["tuned.worst_seed"]
+
+
+def test_a_seed_out_of_the_models_spread_fails_once_there_are_seeds_to_tell():
+    reference = make_reference({"baseline": [0.750, 0.753, 0.747, 0.752, 0.748]})
+    study = make_study({"baseline": [0.751, 0.749, 0.720, 0.752, 0.750]})
+    worst = outcomes_of(reference, study)["baseline.worst_seed"]
+    assert not worst.passed
+    assert worst.sentence.startswith("baseline seed 2 test accuracy 0.7200 lies -3.02 points from the mean")
+    assert "more than the allowed" in worst.sentence and "t prediction bound 99.93%, 8 df" in worst.sentence
+
+
+# --- family-wise budget and power (point 4, and the printed power) --------------------------------------
+
+@pytest.mark.parametrize("n_models", [1, 2, 3])
+@pytest.mark.parametrize("per_class", [False, True])
+def test_every_check_of_one_run_shares_one_percent(n_models, per_class):
+    rng = np.random.default_rng(n_models)
+    accuracy = {f"m{i}": list(0.75 + 0.003 * rng.standard_normal(3)) for i in range(n_models)}
+    outcomes = run_checks(build_checks(make_reference(accuracy), make_study(
+        {m: list(0.75 + 0.003 * rng.standard_normal(3)) for m in accuracy},
+        {m: list(0.02 + 0.003 * rng.standard_normal(3)) for m in accuracy}), per_class=per_class))
+    levels = [o.alpha for o in outcomes if o.alpha is not None]
+    assert sum(levels) == pytest.approx(GATE_ALPHA)
+    assert len(levels) == n_models * (13 if per_class else 3)
+    assert check_alpha(make_reference(accuracy), per_class) == GATE_ALPHA / (n_models * (4 if per_class else 3))
+
+
+def test_power_to_catch_half_and_one_point_is_printed_per_model():
+    reference = make_reference({"baseline": [0.750, 0.753], "tuned": [0.760, 0.700]})
+    study = make_study({"baseline": [0.751, 0.749], "tuned": [0.745, 0.731]}, first_seed=10)
+    outcomes = outcomes_of(reference, study)
+    baseline = outcomes["baseline.test_accuracy"]
+    assert baseline.power[0] < baseline.power[1] < 0.2  # two seeds a side barely see a point
+    table = ci_output.terminal_table(list(outcomes.values()))
+    assert "power 0.5 / 1 pt" in table.splitlines()[0]
+    row = next(line for line in table.splitlines() if line.startswith("baseline.test_accuracy"))
+    assert f"{baseline.power[0] * 100:.0f}% / {baseline.power[1] * 100:.0f}%" in row
+    assert ("false alarms on unchanged code: at most 1% for the whole gate (Bonferroni over 6 statistical "
+            "checks)") in table
+
+
+def test_two_seeds_cannot_see_a_drop_that_five_can_and_say_so():
+    """A whole-model drop of 17 points at two seeds a side is within noise the gate must allow for
+    (t at 2 df); the printed power says so. Five seeds a side see it."""
+    two = outcomes_of(make_reference({"tuned": [0.7843, 0.7603]}), make_study({"tuned": [0.60, 0.58]}, first_seed=5))
+    assert two["tuned.test_accuracy"].passed and two["tuned.test_accuracy"].power[1] < 0.05
+    five_ref = [0.7843, 0.7603, 0.7750, 0.7700, 0.7800]
+    five = outcomes_of(make_reference({"tuned": five_ref}), make_study({"tuned": [0.60, 0.58, 0.61, 0.59, 0.60]}))
+    assert not five["tuned.test_accuracy"].passed
 
 
 def test_a_failed_check_says_what_fell_by_how_much():
     check = MetricCheck("baseline", "test_accuracy", "test accuracy", True, values([0, 1], [0.79, 0.75]),
-                        values([0, 1], [0.76, 0.72]), allowance(values([0], [0]), values([0], [0]), 0.005))
+                        values([0, 1], [0.76, 0.72]), Fixed(0.005))
     outcome = check.evaluate()
     assert not outcome.passed
     assert outcome.sentence == ("baseline test accuracy fell from 0.7700 to 0.7400 (-3.00 points), worse by more "
@@ -84,9 +205,9 @@ def test_a_failed_check_says_what_fell_by_how_much():
 def test_a_gap_that_rises_fails_and_one_that_falls_passes():
     ref = values([0, 1], [0.03, 0.03])
     rise = MetricCheck("tuned", "gap_train_test", "overfitting gap", False, ref, values([0, 1], [0.05, 0.05]),
-                       allowance(ref, ref, None)).evaluate()
+                       exact_floor()).evaluate()
     fall = MetricCheck("tuned", "gap_train_test", "overfitting gap", False, ref, values([0, 1], [0.0, 0.0]),
-                       allowance(ref, ref, None)).evaluate()
+                       exact_floor()).evaluate()
     assert not rise.passed and "rose from 0.0300 to 0.0500" in rise.sentence
     assert fall.passed
 
@@ -114,21 +235,33 @@ def test_committed_reference_is_a_smoke_reference_on_fixed_seeds():
     assert 0.6 < reference.models["baseline"].test_accuracy.mean < 0.9
 
 
-# --- end to end, on the session's real smoke study -------------------------------------------------
+# --- end to end: `fmbench reference` and `fmbench check` on the committed real study -------------------
 
-def lose_accuracy(study: Path, drop: float) -> None:
-    """Make every run lose ``drop`` of test accuracy, metrics and predictions consistently."""
-    for path in study.glob("*-seed*.json"):
+def flip_predictions(path: Path, images) -> None:
+    """Make these test images wrong in a run file and re-derive what they feed (accuracy, gap, confusion
+    matrix, per-class scores), so that the file still agrees with itself, as the loader verifies."""
+    from bench.results.verify import confusion_from, per_class_from
+
+    run = json.loads(path.read_text())
+    true, predicted = np.asarray(run["predictions"]["true"]), np.asarray(run["predictions"]["predicted"])
+    predicted[list(images)] = (true[list(images)] + 1) % 10
+    run["predictions"]["predicted"] = predicted.tolist()
+    run["metrics"]["test"]["accuracy"] = float(np.mean(true == predicted))
+    run["gaps"]["train_minus_test"] = run["metrics"]["train"]["accuracy"] - run["metrics"]["test"]["accuracy"]
+    confusion = confusion_from(true, predicted)
+    run["confusion_matrix"] = confusion.tolist()
+    run["per_class"].update({name: v.tolist() for name, v in per_class_from(confusion).items()})
+    path.write_text(json.dumps(run))
+
+
+def lose_accuracy(study: Path, drop: float, only_class: int | None = None, runs: str = "*-seed*.json") -> None:
+    """Every run (matching ``runs``) gets ``drop`` of its test images wrong that it had right."""
+    for path in study.glob(runs):
         run = json.loads(path.read_text())
-        predictions = run["predictions"]
-        n_flip = round(drop * len(predictions["true"]))
-        correct = [i for i, (t, p) in enumerate(zip(predictions["true"], predictions["predicted"], strict=True))
-                   if t == p]
-        for i in correct[:n_flip]:
-            predictions["predicted"][i] = (predictions["true"][i] + 1) % 10
-        run["metrics"]["test"]["accuracy"] -= n_flip / len(predictions["true"])
-        run["gaps"]["train_minus_test"] += n_flip / len(predictions["true"])
-        path.write_text(json.dumps(run))
+        true, predicted = run["predictions"]["true"], run["predictions"]["predicted"]
+        correct = [i for i, (t, p) in enumerate(zip(true, predicted, strict=True))
+                   if t == p and (only_class is None or t == only_class)]
+        flip_predictions(path, correct[:round(drop * len(true))])
 
 
 @pytest.fixture(scope="module")
@@ -136,30 +269,32 @@ def reference(smoke_study, cli, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("reference") / "smoke.json"
     done = cli("reference", str(smoke_study), "--out", str(path))
     assert done.returncode == 0, done.stderr
-    assert "profile smoke, models baseline, tuned, seeds 0, 1" in done.stdout
+    assert "profile smoke, models baseline, tuned, seeds 0, 1, 2" in done.stdout
     return path
 
 
 @pytest.mark.slow
-def test_the_committed_reference_passes_on_this_code(smoke_study, cli):
-    """The project's CI gate: a change that breaks training fails here."""
-    done = cli("check", str(smoke_study), "--reference", str(COMMITTED_REFERENCE))
+def test_the_committed_reference_passes_on_this_code(trained_smoke_study, cli):
+    """The project's CI gate: a fresh smoke study (seeds 0 and 1) against tests/data/smoke-reference.json.
+
+    On the machine that made the reference the seeds reproduce and only the floor is allowed, so a change
+    that breaks training fails here."""
+    done = cli("check", str(trained_smoke_study), "--reference", str(COMMITTED_REFERENCE))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "all 6 checks passed" in done.stdout
+    assert "all 8 checks passed" in done.stdout
 
 
-@pytest.mark.slow
 def test_check_passes_on_the_same_study_and_writes_ci_files(smoke_study, reference, cli, tmp_path):
     junit, markdown = tmp_path / "check.xml", tmp_path / "check.md"
     done = cli("check", str(smoke_study), "--reference", str(reference), "--junit", str(junit),
                "--markdown", str(markdown), "--per-class")
     assert done.returncode == 0, done.stdout + done.stderr
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.get("tests") == "26" and suite.get("failures") == "0"
-    assert "all 26 checks passed" in markdown.read_text()
+    assert suite.get("tests") == "28" and suite.get("failures") == "0"
+    assert "all 28 checks passed" in markdown.read_text()
+    assert "power 0.5 / 1 pt" in done.stdout and "false alarms on unchanged code: at most" in done.stdout
 
 
-@pytest.mark.slow
 def test_a_three_point_drop_fails_with_both_numbers(smoke_study, reference, cli, tmp_path):
     worse = tmp_path / "worse"
     shutil.copytree(smoke_study, worse)
@@ -179,21 +314,18 @@ def test_a_three_point_drop_fails_with_both_numbers(smoke_study, reference, cli,
     assert f"FAIL: baseline test accuracy fell from {before} to {after} (-3.00 points)" in done.stdout
 
 
-@pytest.mark.slow
 def test_per_class_f1_is_gated_only_when_asked(smoke_study, reference, cli, tmp_path):
     worse = tmp_path / "shirt"
     shutil.copytree(smoke_study, worse)
-    for path in worse.glob("tuned-seed*.json"):
-        run = json.loads(path.read_text())
-        run["per_class"]["f1"][6] -= 0.05  # class 6 is Shirt
-        path.write_text(json.dumps(run))
-    assert cli("check", str(worse), "--reference", str(reference)).returncode == 0
-    done = cli("check", str(worse), "--reference", str(reference), "--per-class")
+    lose_accuracy(worse, 0.004, only_class=6, runs="tuned-seed*.json")  # class 6 is Shirt: F1 -0.02 or so
+    # Each seed loses a different share of its F1, so the seeds no longer reproduce: --max-drop keeps
+    # this about which checks run, not about what three seeds can tell from noise.
+    assert cli("check", str(worse), "--reference", str(reference), "--max-drop", "0.01").returncode == 0
+    done = cli("check", str(worse), "--reference", str(reference), "--per-class", "--max-drop", "0.01")
     assert done.returncode == 1
     assert "FAIL: tuned F1 of class Shirt fell from" in done.stdout
 
 
-@pytest.mark.slow
 def test_a_failed_run_fails_the_gate(smoke_study, reference, cli, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(smoke_study, broken)
@@ -202,10 +334,9 @@ def test_a_failed_run_fails_the_gate(smoke_study, reference, cli, tmp_path):
     path.write_text(json.dumps({**run, "status": "failed", "error": "ValueError: loss is NaN"}))
     done = cli("check", str(broken), "--reference", str(reference))
     assert done.returncode == 1
-    assert "FAIL: tuned: 1 of 2 runs succeeded; seed 1 failed: ValueError: loss is NaN" in done.stdout
+    assert "FAIL: tuned: 2 of 3 runs succeeded; seed 1 failed: ValueError: loss is NaN" in done.stdout
 
 
-@pytest.mark.slow
 def test_bad_inputs_exit_2_with_one_line(smoke_study, reference, cli, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

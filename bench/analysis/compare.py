@@ -2,25 +2,34 @@
 
 The first study is the baseline A; every other study is compared with it (B vs A, C vs A, ...).
 Everything here is computed from result files; ``bench.compare_report`` renders it.
+
+Whether a study differs is judged with seeds as the unit: Welch's t over every seed, and a paired t over
+the per-seed differences of the seeds both studies ran. Every such p-value in one comparison is Holm-
+adjusted over the models x studies shown, so "significant" (adjusted p < 0.05) keeps a 5 % family-wise
+error however many rows there are. McNemar's test, per shared seed, asks only whether those two trained
+models differ on this test set; it never decides a study-level verdict (see ``bench.analysis.significance``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from bench.analysis.significance import (
+    ALPHA,
     Difference,
     McNemar,
+    SeedAdvice,
     churn,
     difference_of_means,
+    holm,
     mcnemar,
-    pooled_std,
-    seeds_needed,
+    paired_difference,
+    seed_advice,
 )
-from bench.analysis.stats import Summary, metric_values, summarize
+from bench.analysis.stats import METRICS, Summary, metric_values, summarize
 from bench.errors import BenchError
 from bench.results import Environment, RunResult, Study, load_study
 
@@ -39,18 +48,29 @@ class EnvRow:
 
 @dataclass(frozen=True)
 class Versus:
-    """One model, one study against A."""
+    """One model, one study against A: study-level tests over seeds, per-seed model tests, speed."""
 
     model: str
     label: str
-    difference: Difference
-    mcnemar: McNemar | None
+    accuracy_a: tuple[float, ...]
+    accuracy_b: tuple[float, ...]
+    difference: Difference  # Welch over all seeds
+    paired: Difference | None  # paired t over the shared seeds; None below 2 shared seeds
+    trained_pairs: list[McNemar]  # per shared seed on the same test set: do these two models differ
     churn: float | None
     pairing: str
-    seeds_needed: int | None
-    pooled_std: float | None
     epoch_s_ratio: float | None
     images_per_s_ratio: float | None
+    advice: SeedAdvice | None = None
+
+    @property
+    def tests(self) -> list[Difference]:
+        """The study-level tests that have a p-value, Welch first."""
+        return [d for d in (self.difference, self.paired) if d is not None and d.p_value is not None]
+
+    @property
+    def significant(self) -> bool:
+        return any(d.p_adjusted is not None and d.p_adjusted < ALPHA for d in self.tests)
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,8 @@ class Comparison:
     versus: list[Versus]
     tuning_s: list[float | None]
     detect: float
+    family: int = 0  # study-level p-values Holm's correction runs over
+    alpha: float = ALPHA
 
     @property
     def tuning_ratios(self) -> list[float | None]:
@@ -128,19 +150,38 @@ def _ratio(a: list[float], b: list[float]) -> float | None:
     return mean_b / mean_a if mean_a > 0 else None
 
 
-def compare_model(model: str, label: str, a: list[RunResult], b: list[RunResult], detect: float) -> Versus:
+def compare_model(model: str, label: str, a: list[RunResult], b: list[RunResult]) -> Versus:
+    """Welch over seeds, paired t and McNemar over shared seeds, churn, speed; p-values not yet adjusted."""
     acc_a, acc_b = metric_values(a, "test_accuracy"), metric_values(b, "test_accuracy")
     pairs, shared = run_pairs(a, b)
     comparable = same_test_set(a, b)
-    test = mcnemar([(_correct(x), _correct(y)) for x, y in pairs]) if comparable and shared else None
+    accuracy = METRICS["test_accuracy"]
+    paired = paired_difference([accuracy(x) for x, _ in pairs], [accuracy(y) for _, y in pairs]) if shared else None
+    trained = [mcnemar(x.seed, _correct(x), _correct(y)) for x, y in pairs] if comparable and shared else []
     churns = [churn(x.predictions.predicted, y.predictions.predicted) for x, y in pairs] if comparable else []
-    spread = pooled_std(acc_a, acc_b)
-    return Versus(model, label, difference_of_means(acc_a, acc_b), test,
-                  float(np.mean(churns)) if churns else None,
-                  pairing_text(pairs, shared, comparable),
-                  None if spread is None else seeds_needed(spread, detect), spread,
+    return Versus(model, label, tuple(acc_a), tuple(acc_b), difference_of_means(acc_a, acc_b), paired, trained,
+                  float(np.mean(churns)) if churns else None, pairing_text(pairs, shared, comparable),
                   _ratio(metric_values(a, "epoch_s"), metric_values(b, "epoch_s")),
                   _ratio(metric_values(a, "images_per_s"), metric_values(b, "images_per_s")))
+
+
+def _adjusted(test: Difference | None, p_values) -> Difference | None:
+    return test if test is None or test.p_value is None else replace(test, p_adjusted=next(p_values))
+
+
+def adjust(rows: list[Versus]) -> list[Versus]:
+    """Holm over every study-level p-value of the rows, and separately over the per-seed McNemar tests."""
+    study = iter(holm([d.p_value for v in rows for d in v.tests]))
+    models = iter(holm([t.p_value for v in rows for t in v.trained_pairs]))
+    return [replace(v, difference=_adjusted(v.difference, study), paired=_adjusted(v.paired, study),
+                    trained_pairs=[replace(t, p_adjusted=next(models)) for t in v.trained_pairs]) for v in rows]
+
+
+def advise(rows: list[Versus], detect: float) -> list[Versus]:
+    """Seeds advice for Welch at Holm's strictest level, alpha / (tests in the family): it holds whatever
+    the other rows show."""
+    alpha = ALPHA / max(1, sum(len(v.tests) for v in rows))
+    return [replace(v, advice=seed_advice(v.accuracy_a, v.accuracy_b, detect, alpha=alpha)) for v in rows]
 
 
 def tuning_seconds(study: Study) -> float | None:
@@ -164,7 +205,9 @@ def compare(studies: list[Study], detect: float = DETECT) -> Comparison:
     models = list(dict.fromkeys(m for s in studies for m in s.models if s.ok_runs(m)))
     accuracy = {m: [summarize(metric_values(s.ok_runs(m), "test_accuracy")) if s.ok_runs(m) else None
                     for s in studies] for m in models}
-    versus = [compare_model(m, f"{labels[i][0]} vs A", studies[0].ok_runs(m), s.ok_runs(m), detect)
-              for m in models for i, s in enumerate(studies) if i > 0 and studies[0].ok_runs(m) and s.ok_runs(m)]
+    versus = advise(adjust([compare_model(m, f"{labels[i][0]} vs A", studies[0].ok_runs(m), s.ok_runs(m))
+                            for m in models for i, s in enumerate(studies)
+                            if i > 0 and studies[0].ok_runs(m) and s.ok_runs(m)]), detect)
     return Comparison(labels, studies, environment_diff([s.manifest.environment for s in studies]), models,
-                      accuracy, versus, [tuning_seconds(s) for s in studies], detect)
+                      accuracy, versus, [tuning_seconds(s) for s in studies], detect,
+                      sum(len(v.tests) for v in versus))
