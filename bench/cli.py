@@ -43,6 +43,15 @@ def _seed_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"seeds must be integers, got {text!r}") from None
 
 
+def model_names(given: list[str] | None, profile) -> list[str]:
+    """--models as given, else the defaults plus the config's own models (tables naming a factory)."""
+    if given:
+        return list(given)
+    from bench.profiles import DEFAULT_MODELS
+
+    return [*DEFAULT_MODELS, *(name for name, table in profile.models.items() if "factory" in table)]
+
+
 def _absolute(value):
     if isinstance(value, list):
         return [_absolute(v) for v in value]
@@ -73,7 +82,10 @@ class RunCommand(Command):
         seeds = parser.add_mutually_exclusive_group()
         seeds.add_argument("--seeds", type=_seed_list, nargs="+", help="seeds, e.g. --seeds 0 1 2 or 0,1,2")
         seeds.add_argument("--n-seeds", type=int, help="use seeds 0..N-1 (default 1)")
-        parser.add_argument("--models", nargs="+", default=["baseline", "tuned"], help="baseline and/or tuned")
+        parser.add_argument("--models", nargs="+", default=None,
+                            help="built-in models (baseline, tuned, cnn, logreg, hgb) and your own as "
+                                 "NAME=path/to/file.py:function or NAME=package.module:function (default: baseline "
+                                 "tuned, plus every [models.NAME] of --config that names a factory)")
         parser.add_argument("--out", type=Path, default=None, help="results folder (default results/<profile>)")
         parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
         parser.add_argument("--config", type=Path, default=None, help="TOML file overriding profile fields")
@@ -87,7 +99,7 @@ class RunCommand(Command):
                             help="keep each trained model (<model>-seed<N>.keras, Keras' format) beside its result")
 
     def check(self, args):
-        from bench import profiles
+        from bench import models, profiles
         from bench.data import check_folder, load_local
         from bench.study.plan import StudyConfig
         from bench.study.runner import check_out_folder
@@ -97,23 +109,24 @@ class RunCommand(Command):
             overrides["search"] = args.search
         profile = profiles.resolve(args.profile, args.config, overrides)
         seeds = self._seeds(args)
-        for model in args.models:
-            if model not in profiles.MODELS:
-                raise BenchError(f"unknown model {model!r}", fix=f"choose from {', '.join(profiles.MODELS)}")
+        setups = models.resolve(model_names(args.models, profile), profile)
         out = args.out or Path(os.path.abspath(Path("results") / profile.name))
         check_out_folder(out)
         check_folder(args.data_dir)
         args.dataset = load_local(args.data_dir)  # a corrupt file is bad input too, found before TensorFlow
-        args.study_config = StudyConfig(profile=profile, seeds=seeds, models=list(dict.fromkeys(args.models)),
+        args.study_config = StudyConfig(profile=profile, seeds=seeds, setups=setups,
                                         out=out, data_dir=args.data_dir, tune_per_seed=args.tune_per_seed,
                                         study=args.name, command=sys.argv[1:], save_models=args.save_models,
                                         started_at=args.started_at)
 
     def run(self, args):
+        from bench.models.user import finalize
         from bench.progress import Progress
         from bench.study.runner import run_study
 
-        _, failed = run_study(args.study_config, Progress(args.quiet), args.dataset)
+        config = args.study_config
+        config.setups = [finalize(setup) for setup in config.setups]  # imports and builds users' models once
+        _, failed = run_study(config, Progress(args.quiet), args.dataset)
         if failed:
             print(f"fmbench run: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1 if failed else 0
@@ -194,8 +207,9 @@ class CheckCommand(Command):
         parser.add_argument("results", type=Path, help="results folder written by 'fmbench run'")
         parser.add_argument("--reference", type=Path, required=True, help="file written by 'fmbench reference'")
         parser.add_argument("--max-drop", type=float, default=None,
-                            help="allowed drop, e.g. 0.005 (default: max(0.005, 99%% noise margin of the "
-                                 "seed spread); see README, 'Regression gate')")
+                            help="allowed drop, used exactly, e.g. 0.005 (default: per model, a one-sided t margin "
+                                 "from its own seed spread with one 1%% false-alarm budget for the whole gate; see "
+                                 "README, 'Regression gate')")
         parser.add_argument("--junit", type=Path, default=None, help="write JUnit XML here")
         parser.add_argument("--markdown", type=Path, default=None, help="write a Markdown summary here")
         parser.add_argument("--per-class", action="store_true", help="also gate every class's F1")
@@ -281,7 +295,8 @@ class PerfCommand(Command):
             "writes perf.json")
 
     def add_arguments(self, parser):
-        parser.add_argument("--models", nargs="+", default=["baseline"], help="baseline and/or tuned")
+        parser.add_argument("--models", nargs="+", default=["baseline"],
+                            help="Keras models to time: built-in (baseline, tuned, cnn) or NAME=FILE.py:function")
         parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default 32)")
         parser.add_argument("--epochs", type=int, default=3, help="epochs per timed fit (default 3)")
         parser.add_argument("--n-seeds", type=int, default=3, help="seeds 0..N-1 per path (default 3)")
@@ -293,12 +308,14 @@ class PerfCommand(Command):
         parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
 
     def check(self, args):
-        from bench import profiles
+        from bench import models, profiles
         from bench.data import check_folder
 
-        for model in args.models:
-            if model not in profiles.MODELS:
-                raise BenchError(f"unknown model {model!r}", fix=f"choose from {', '.join(profiles.MODELS)}")
+        args.setups = models.resolve(args.models, profiles.resolve("reference"))
+        estimators = [s.name for s in args.setups if s.spec.kind != "keras"]
+        if estimators:
+            raise BenchError(f"fmbench perf times Keras models; {estimators[0]} is a scikit-learn estimator",
+                             fix="leave it out of --models")
         for flag, value, least in (("--batch-size", args.batch_size, 1), ("--epochs", args.epochs, 1),
                                    ("--n-seeds", args.n_seeds, 1), ("--search-epochs", args.search_epochs, 1),
                                    ("--n-train", args.n_train or 100, 100),
@@ -308,10 +325,14 @@ class PerfCommand(Command):
         check_folder(args.data_dir)
 
     def run(self, args):
-        from bench.perf import PerfConfig, format_perf, run_perf
+        from bench.models.user import finalize
         from bench.progress import Progress
+        from bench.train.perf import PerfConfig, format_perf, run_perf
 
-        config = PerfConfig(models=list(dict.fromkeys(args.models)), batch_size=args.batch_size, epochs=args.epochs,
+        setups = [finalize(setup) for setup in args.setups]
+        if any(s.spec.kind != "keras" for s in setups):
+            raise BenchError("fmbench perf times Keras models; a --models factory returned an estimator")
+        config = PerfConfig(setups=setups, batch_size=args.batch_size, epochs=args.epochs,
                             seeds=list(range(args.n_seeds)), n_train=args.n_train,
                             search_n_train=args.search_n_train, search_epochs=args.search_epochs,
                             data_dir=args.data_dir, out=args.out)

@@ -13,22 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.models import ACTIVATIONS, INITIALIZERS, OPTIMIZERS
+from bench.models.keras_base import ACTIVATIONS, INITIALIZERS, OPTIMIZERS
+from bench.models.mlp import STAGES
 
-# The reference post's six sequential stages; each fixes the winners of those before it.
-STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("epochs", ("epochs",)),
-    ("batch size", ("batch_size",)),
-    ("learning rate + dropout", ("learning_rate", "dropout")),
-    ("activation + kernel initializer", ("activation", "kernel_initializer")),
-    ("hidden neurons 1 + 2", ("neurons1", "neurons2")),
-    ("optimizer", ("optimizer",)),
-)
 TUNED_DEFAULTS: dict[str, Any] = {
     "epochs": 10, "batch_size": 32, "learning_rate": 0.001, "dropout": 0.0, "activation": "relu",
     "kernel_initializer": "glorot_uniform", "neurons1": 128, "neurons2": 64, "optimizer": "adam",
 }
-MODELS = ("baseline", "tuned")
+DEFAULT_MODELS = ("baseline", "tuned")
+MODEL_TABLE_KEYS = ("factory", "params", "stages", "grids")
 SEARCHES = ("exhaustive", "halving")
 
 
@@ -44,6 +37,7 @@ class Profile:
     cv_folds: int = 3
     search: str = "exhaustive"
     tuned_defaults: dict[str, Any] = field(default_factory=lambda: dict(TUNED_DEFAULTS))
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # [models.NAME] tables of a config
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -118,7 +112,29 @@ def validate(profile: Profile, where: str) -> Profile:
                 _check_value(f"{where}: grid '{name}'", name, value)
     for name, value in profile.tuned_defaults.items():
         _check_value(f"{where}: tuned_defaults", name, value)
+    _check_model_tables(profile.models, where)
     return profile
+
+
+def _check_model_tables(models: Any, where: str) -> None:
+    """The shape of [models.NAME] tables; their values are checked against each model's constraints."""
+    if not isinstance(models, dict):
+        raise BenchError(f"{where}: field 'models' must be a table of [models.NAME] tables", value=models)
+    for name, table in models.items():
+        if not isinstance(table, dict):
+            raise BenchError(f"{where}: [models.{name}] must be a table", value=table)
+        unknown = set(table) - set(MODEL_TABLE_KEYS)
+        if unknown:
+            raise BenchError(f"{where}: [models.{name}] has unknown key {sorted(unknown)[0]!r}",
+                             fix=f"known: {', '.join(MODEL_TABLE_KEYS)}")
+        for key, kind in (("factory", str), ("params", dict), ("grids", dict), ("stages", list)):
+            if key in table and not isinstance(table[key], kind):
+                raise BenchError(f"{where}: [models.{name}] {key} must be a {kind.__name__}", value=table[key])
+        for stage in table.get("stages", []):
+            if not (isinstance(stage, list) and len(stage) == 2 and isinstance(stage[0], str)
+                    and isinstance(stage[1], list) and stage[1]):
+                raise BenchError(f"{where}: [models.{name}] stages must be [name, [parameters]] pairs",
+                                 value=stage, fix='e.g. stages = [["learning rate", ["learning_rate"]]]')
 
 
 def _merge(base: Profile, overrides: dict[str, Any], where: str) -> Profile:
@@ -127,7 +143,9 @@ def _merge(base: Profile, overrides: dict[str, Any], where: str) -> Profile:
     for key, value in overrides.items():
         if key not in known:
             raise BenchError(f"{where}: unknown field {key!r}", fix=f"known fields: {', '.join(sorted(known))}")
-        if key in ("grids", "tuned_defaults"):
+        if key == "models":
+            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+        elif key in ("grids", "tuned_defaults"):
             if not isinstance(value, dict):
                 raise BenchError(f"{where}: field {key!r} must be a table", value=value)
             unknown = set(value) - set(TUNED_DEFAULTS)
@@ -154,7 +172,7 @@ def resolve(name: str, config: Path | None = None, overrides: dict[str, Any] | N
     """The named profile, with a TOML file's and then command-line overrides applied, validated."""
     if name not in PROFILES:
         raise BenchError(f"unknown profile {name!r}", fix=f"choose one of {', '.join(PROFILES)}")
-    profile = dataclasses.replace(PROFILES[name], grids=dict(PROFILES[name].grids))
+    profile = dataclasses.replace(PROFILES[name], grids=dict(PROFILES[name].grids), models={})
     if config is not None:
         profile = validate(_merge(profile, read_toml(config), f"config {config}"), f"config {config}")
     if overrides:

@@ -160,16 +160,17 @@ def _noise_clause(a: Summary, b: Summary) -> str:
     return f" The 95 % confidence intervals do not overlap ({seeds})."
 
 
-def tuning_sentence(baseline: Summary, tuned: Summary) -> dict:
-    """The plain outcome of tuning on test accuracy; ``worse`` flags a loss so the page can mark it."""
+def tuning_sentence(baseline: Summary, tuned: Summary, subject: str = "Tuning") -> dict:
+    """The plain outcome of tuning (or of one model against another) on test accuracy; ``worse``
+    flags a loss so the page can mark it."""
     points = (tuned.mean - baseline.mean) * 100
     change = f"({_pct(baseline.mean)} → {_pct(tuned.mean)})"
     if round(abs(points), 1) == 0:
-        text = f"Tuning left test accuracy unchanged {change}."
+        text = f"{subject} left test accuracy unchanged {change}."
     elif points < 0:
-        text = f"Tuning lowered test accuracy by {abs(points):.1f} points {change}."
+        text = f"{subject} lowered test accuracy by {abs(points):.1f} points {change}."
     else:
-        text = f"Tuning raised test accuracy by {points:.1f} points {change}."
+        text = f"{subject} raised test accuracy by {points:.1f} points {change}."
     return {"text": text + _noise_clause(baseline, tuned), "worse": points < 0 and round(abs(points), 1) > 0}
 
 
@@ -178,10 +179,13 @@ def outcome(groups: list[Group]) -> list[dict]:
     sentences = []
     ok = {(g.study, g.model): summarize(metric_values(g.ok_runs, "test_accuracy")) for g in groups if g.ok_runs}
     prefix = (lambda study: "") if len({g.study for g in groups}) == 1 else (lambda study: f"{study}: ")
-    for study in dict.fromkeys(g.study for g in groups):
-        if (study, "baseline") in ok and (study, "tuned") in ok:
-            sentence = tuning_sentence(ok[(study, "baseline")], ok[(study, "tuned")])
-            sentences.append({**sentence, "text": prefix(study) + sentence["text"]})
+    for group in groups:
+        other = group.manifest.model_specs.get(group.model, {}).get("compare_with")
+        if other and (group.study, other) in ok and (group.study, group.model) in ok:
+            spec = group.manifest.model_specs[group.model]
+            subject = "Tuning" if spec.get("tuned") else f"{group.model}, measured against {other},"
+            sentence = tuning_sentence(ok[(group.study, other)], ok[(group.study, group.model)], subject)
+            sentences.append({**sentence, "text": prefix(group.study) + sentence["text"]})
     scored = [g for g in groups if g.ok_runs]
     if scored:
         best = max(scored, key=lambda g: ok[(g.study, g.model)].mean)

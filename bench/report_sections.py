@@ -148,8 +148,10 @@ def models(groups: list[Group]) -> dict | None:
     firsts = [(g, (g.ok_runs or g.runs)[0]) for g in groups if g.runs]
     if not firsts:
         return None
-    architectures = [{"label": g.label, "layers": r.architecture, "total": r.total_params} for g, r in firsts
-                     if r.architecture]
+    architectures = [{"label": g.label, "layers": [_layer_row(layer) for layer in r.architecture],
+                      "total": r.total_params, "flops": _flops_text(r.flops_per_image), "factory": r.factory,
+                      "source": r.source_sha256, "estimator": r.estimator}
+                     for g, r in firsts if r.architecture or r.estimator]
     rows = []
     for source in ("hyperparameters", "compile_options"):
         names = list(dict.fromkeys(k for g, _ in firsts for r in g.runs for k in getattr(r, source)))
@@ -160,6 +162,21 @@ def models(groups: list[Group]) -> dict | None:
                 cells.append(values[0] if len(values) == 1 else "varies by seed: " + " / ".join(values))
             rows.append({"name": name, "kind": source.replace("_", " "), "cells": cells})
     return {"labels": [g.label for g, _ in firsts], "architectures": architectures, "rows": rows}
+
+
+def _flops_text(flops: int | None) -> str:
+    if flops is None:
+        return ""
+    return f"{flops / 1e6:,.2f} MFLOPs per image" if flops >= 1e5 else f"{flops:,} FLOPs per image"
+
+
+def _layer_row(layer) -> dict:
+    shape = "×".join("?" if d is None else str(d) for d in layer.output_shape) if layer.output_shape else ""
+    return {"name": layer.name, "type": layer.type, "shape": shape,
+            "size": layer.units if layer.units is not None else (layer.filters if layer.filters is not None else ""),
+            "kernel": layer.kernel or "", "activation": layer.activation or "",
+            "rate": layer.rate if layer.rate is not None else "", "params": f"{layer.params:,}",
+            "flops": f"{layer.flops:,}" if layer.flops else ""}
 
 
 def stage_section(stage: Stage) -> dict:
@@ -211,24 +228,24 @@ def searches(manifests: list[Manifest]) -> list[dict]:
     """Per study with tuning: the search used, best parameters per tuning seed, and every stage."""
     found = []
     for manifest in manifests:
-        if not manifest.tuning:
-            continue
-        first = manifest.tuning[0]
-        names = list(dict.fromkeys(k for t in manifest.tuning for k in t.best_params))
-        best = [{"name": k, "cells": [text_of(t.best_params.get(k)) for t in manifest.tuning]} for k in names]
-        best += [{"name": "training images", "cells": [f"{t.n_train:,}" for t in manifest.tuning]},
-                 {"name": "search time", "cells": [f"{t.wall_s:.1f} s" for t in manifest.tuning]}]
-        found.append({"study": manifest.study, "search": SEARCH_NAMES.get(manifest.search, manifest.search),
-                      "seed": first.seed, "repeated": len(manifest.tuning) > 1,
-                      "tuning_seeds": [t.seed for t in manifest.tuning],
-                      "best": best, "stages": [stage_section(s) for s in first.stages]})
+        for model in dict.fromkeys(t.model for t in manifest.tuning):
+            tunings = [t for t in manifest.tuning if t.model == model]
+            names = list(dict.fromkeys(k for t in tunings for k in t.best_params))
+            best = [{"name": k, "cells": [text_of(t.best_params.get(k)) for t in tunings]} for k in names]
+            best += [{"name": "training images", "cells": [f"{t.n_train:,}" for t in tunings]},
+                     {"name": "search time", "cells": [f"{t.wall_s:.1f} s" for t in tunings]}]
+            found.append({"study": manifest.study, "model": model,
+                          "search": SEARCH_NAMES.get(manifest.search, manifest.search),
+                          "seed": tunings[0].seed, "repeated": len(tunings) > 1,
+                          "tuning_seeds": [t.seed for t in tunings],
+                          "best": best, "stages": [stage_section(s) for s in tunings[0].stages]})
     return found
 
 
 def curves(groups: list[Group]) -> list[dict]:
     return [{"label": g.label, "n": len(g.ok_runs),
              "figure": figures.learning_curves([r.history for r in g.ok_runs], g.label)}
-            for g in groups if g.ok_runs]
+            for g in groups if g.ok_runs and all(r.history for r in g.ok_runs)]
 
 
 def predictions(groups: list[Group]) -> list[dict]:
@@ -283,9 +300,10 @@ def timing(groups: list[Group], manifests: list[Manifest]) -> dict | None:
         runs = group.ok_runs
         if runs:
             models.append({"label": group.label, "n": len(runs), "cells": [
-                format_metric(m, summarize(metric_values(runs, m)).mean) for m in ("epoch_s", "fit_s", "images_per_s")]
+                format_metric(m, summarize(values).mean) if (values := metric_values(runs, m)) else "—"
+                for m in ("epoch_s", "fit_s", "images_per_s")]
                 + [f"{np.mean([r.timings.inference_s for r in runs]):.2f} s"]})
-    per_epoch = {g.label: _mean_epoch_seconds(g) for g in groups if g.ok_runs}
+    per_epoch = {g.label: _mean_epoch_seconds(g) for g in groups if g.ok_runs and all(r.history for r in g.ok_runs)}
     stages = [{"study": m.study, "seed": t.seed, "index": s.index, "name": s.name,
                "candidates": len(_final_candidates(s.cv_results)), "folds": s.n_folds, "wall": f"{s.wall_s:.1f} s"}
               for m in manifests for t in m.tuning for s in t.stages]

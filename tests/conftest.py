@@ -36,11 +36,23 @@ def data_folder() -> Path:
     return Path(os.environ.get("FMBENCH_DATA_DIR") or DEFAULT_DATA).absolute()
 
 
+def _source_trains(function) -> bool:
+    try:
+        return bool(TRAINING_CALLS.search(inspect.getsource(function)))
+    except (OSError, TypeError):  # built-in fixtures have no Python source
+        return False
+
+
 def trains(item: pytest.Item) -> bool:
-    if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+    """The test, or a fixture it uses, trains: by name (TRAINING_FIXTURES) or by what its source calls."""
+    names = set(getattr(item, "fixturenames", ()))
+    if TRAINING_FIXTURES & names:
+        return True
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    if any(_source_trains(d.func) for name in names for d in definitions.get(name, ())):
         return True
     function = getattr(item, "function", None)
-    return function is not None and bool(TRAINING_CALLS.search(inspect.getsource(function)))
+    return function is not None and _source_trains(function)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from bench import data, profiles, tuning
-from bench.models import FAST, CompileOptions, build_baseline, build_tunable
+from bench import data, models, profiles
+from bench.models import FAST, CompileOptions
+from bench.models.mlp import build_baseline, build_tunable
 from bench.progress import Progress, epoch_callback
 from bench.results import Stage
-from bench.train import training
+from bench.train import training, tuning
 
 OFF = CompileOptions(steps_per_execution=1, jit_compile=False, epoch_loop=False)
 
@@ -85,7 +86,8 @@ def test_halving_stage_keeps_cv_results_with_rounds_and_resources(split):
     profile = dataclasses.replace(profiles.resolve("smoke"), search="halving",
                                   grids={**profiles.resolve("smoke").grids, "learning_rate": [0.0003, 0.001, 0.003]})
     fixed = dict(profiles.TUNED_DEFAULTS, epochs=1)
-    stage = tuning.run_stage(2, split.x_train, split.y_train, fixed, profile, 0, Progress(quiet=True))
+    (setup,) = models.resolve(["tuned"], profile)
+    stage = tuning.run_stage(setup, 2, split.x_train, split.y_train, fixed, profile, 0, Progress(quiet=True))
     Stage.model_validate(stage.model_dump())
     assert "mean_train_score" not in stage.cv_results  # the same record shape as the exhaustive search
     rounds, resources = stage.cv_results["iter"], stage.cv_results["n_resources"]
@@ -104,7 +106,8 @@ def test_run_rejects_an_unknown_search(cli):
 def test_a_fit_missing_a_class_keeps_every_label_its_own(split):
     """A halving round's small sample can lack a class; labels above the gap must not shift."""
     keep = split.y_train != 3
-    classifier = tuning.make_classifier(dict(profiles.TUNED_DEFAULTS, epochs=3), 0, FAST, [])
+    (setup,) = models.resolve(["tuned"], profiles.resolve("smoke"))
+    classifier = tuning.make_estimator(setup, dict(profiles.TUNED_DEFAULTS, epochs=3), 0, FAST, [])
     classifier.fit(split.x_train[keep], split.y_train[keep])
     assert classifier.classes_.tolist() == list(range(10))
     predicted = classifier.predict(split.x_test)

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from bench import environment, perf
+from bench import environment
 from bench.results import ModelPerf, PathTiming, PerfResult, read_record
+from bench.train import perf
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,8 @@ def test_matmul_benchmark_counts_two_n_cubed_flops():
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--models", "resnet"], "fmbench perf: error: unknown model 'resnet'; choose from baseline, tuned"),
+    (["--models", "logreg"], "fmbench perf: error: fmbench perf times Keras models; logreg is a scikit-learn "
+                             "estimator; leave it out of --models"),
     (["--epochs", "0"], "fmbench perf: error: --epochs must be at least 1; got 0"),
 ])
 def test_perf_rejects_bad_options_in_one_line(cli, args, message):

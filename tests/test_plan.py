@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import profiles
+from bench import models, profiles
 from bench.progress import format_duration
 from bench.study import plan as planning
 
 
-def _config(models, seeds=(0, 1), tune_per_seed=False):
-    return planning.StudyConfig(profile=profiles.resolve("smoke"), seeds=list(seeds), models=models,
-                              out=Path("results/x"), tune_per_seed=tune_per_seed)
+def _config(names, seeds=(0, 1), tune_per_seed=False):
+    profile = profiles.resolve("smoke")
+    return planning.StudyConfig(profile=profile, seeds=list(seeds), setups=models.resolve(names, profile),
+                                out=Path("results/x"), tune_per_seed=tune_per_seed)
 
 
 def test_plan_counts_runs_fits_and_epochs():

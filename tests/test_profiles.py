@@ -6,13 +6,14 @@ import pytest
 
 from bench import profiles
 from bench.errors import BenchError
+from bench.models import mlp
 
 
 def test_every_profile_is_valid_and_has_six_stage_grids():
     for name in profiles.PROFILES:
         profile = profiles.resolve(name)
         assert profile.name == name
-        for _, params in profiles.STAGES:
+        for _, params in mlp.STAGES:
             assert all(profile.grids[p] for p in params)
     assert profiles.resolve("reference").baseline_epochs == 50
     assert profiles.resolve("quick").n_train is None

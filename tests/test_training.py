@@ -9,15 +9,18 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from bench import data, environment, profiles, tuning
+from bench import data, environment, models, profiles
 from bench.progress import Progress
 from bench.study import runner
+from bench.study.plan import StudyConfig
+from bench.train import tuning
 
 
 @pytest.fixture(scope="module")
 def context(data_dir):
     profile = dataclasses.replace(profiles.resolve("smoke"), n_train=1500, n_test=500, baseline_epochs=2)
-    config = runner.StudyConfig(profile=profile, seeds=[0], models=["baseline", "tuned"], out=Path("unused"))
+    config = StudyConfig(profile=profile, seeds=[0], setups=models.resolve(["baseline", "tuned"], profile),
+                         out=Path("unused"))
     return runner.RunContext(config, data.load_dataset(data_dir), environment.collect(), Progress(quiet=True))
 
 
@@ -26,26 +29,28 @@ def _numbers(result):
 
 
 def test_same_seed_twice_gives_identical_results(context):
-    params = runner._hyperparameters("baseline", context.config, None)
-    first = runner.train_one(context, "baseline", 7, params)
-    second = runner.train_one(context, "baseline", 7, params)
+    baseline = context.config.setups[0]
+    first = runner.train_one(context, baseline, 7, baseline.params)
+    second = runner.train_one(context, baseline, 7, baseline.params)
     assert first.status == "ok"
     assert _numbers(first) == _numbers(second)
-    other = runner.train_one(context, "baseline", 8, params)
+    other = runner.train_one(context, baseline, 8, baseline.params)
     assert other.metrics.test.accuracy != first.metrics.test.accuracy or other.history != first.history
 
 
 def test_tuned_model_is_deterministic_too(context):
     params = dict(profiles.TUNED_DEFAULTS, epochs=1, dropout=0.2)
-    first = runner.train_one(context, "tuned", 3, params)
-    second = runner.train_one(context, "tuned", 3, params)
+    tuned = context.config.setups[1]
+    first = runner.train_one(context, tuned, 3, params)
+    second = runner.train_one(context, tuned, 3, params)
     assert _numbers(first) == _numbers(second)
 
 
 def test_grid_stage_is_deterministic(context):
     split = data.make_split(context.dataset, 0, 0.2, 900, 200)
     fixed = dict(profiles.TUNED_DEFAULTS, epochs=1)
-    runs = [tuning.run_stage(1, split.x_train, split.y_train, fixed, context.config.profile, 0, context.progress)
+    runs = [tuning.run_stage(context.config.setups[1], 1, split.x_train, split.y_train, fixed, context.config.profile,
+                             0, context.progress)
             for _ in range(2)]
     first, second = (r.model_dump(exclude={"wall_s", "cv_results"}) for r in runs)
     assert first == second
@@ -54,8 +59,8 @@ def test_grid_stage_is_deterministic(context):
 
 
 def test_run_record_is_consistent_with_its_predictions(context):
-    params = runner._hyperparameters("baseline", context.config, None)
-    result = runner.train_one(context, "baseline", 0, params)
+    baseline = context.config.setups[0]
+    result = runner.train_one(context, baseline, 0, baseline.params)
     m, preds = result.metrics, result.predictions
     assert result.gaps.train_minus_test == pytest.approx(m.train.accuracy - m.test.accuracy)
     truth, predicted = np.array(preds.true), np.array(preds.predicted)

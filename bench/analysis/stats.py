@@ -61,9 +61,10 @@ METRICS: dict[str, Callable[[RunResult], float]] = {
 
 
 def metric_values(runs: Sequence[RunResult], metric: str) -> list[float]:
-    """One value per ok run, in seed order."""
+    """One value per ok run that has it (an estimator has no epochs), in seed order."""
     getter = METRICS[metric]
-    return [getter(r) for r in sorted(runs, key=lambda r: r.seed) if r.status == "ok"]
+    values = [getter(r) for r in sorted(runs, key=lambda r: r.seed) if r.status == "ok"]
+    return [v for v in values if v is not None]
 
 
 def model_summaries(study: Study) -> dict[str, dict[str, Summary]]:

@@ -18,6 +18,12 @@ def _v1_to_v2(payload: dict) -> dict:
     payload = dict(payload, schema_version=2)
     if payload.get("kind") == "run" and isinstance(payload.get("timings"), dict):
         payload["timings"] = {k: v for k, v in payload["timings"].items() if k != "data_load_s"}
+    if payload.get("kind") == "manifest" and isinstance(payload.get("tuning"), list):
+        # Schema 1 tuned one model only, the reference's tunable MLP.
+        payload["tuning"] = [{**t, "model": "tuned"} if isinstance(t, dict) else t for t in payload["tuning"]]
+        if "tuned" in payload.get("models", []):  # and reported its gain over the baseline
+            payload["model_specs"] = {"tuned": {"kind": "keras", "factory": "bench.models.mlp:build_tunable",
+                                                "tuned": True, "compare_with": "baseline"}}
     return payload
 
 

@@ -85,7 +85,7 @@ class ImageSet(Record):
 
 class Timings(Record):
     fit_s: float
-    epoch_s_mean: float
+    epoch_s_mean: float | None  # None for a model without epochs (an estimator)
     inference_s: float
     images_per_s: float
 
@@ -146,6 +146,10 @@ class Layer(Record):
     activation: str | None
     rate: float | None
     params: int
+    output_shape: list[int | None] | None = None  # per image (no batch axis)
+    filters: int | None = None
+    kernel: str | None = None  # kernel or pool size, e.g. "3x3"
+    flops: int | None = None  # per image, forward pass (dense and convolution layers)
 
 
 class RunResult(Record):
@@ -157,10 +161,15 @@ class RunResult(Record):
     seed: int
     status: Literal["ok", "failed"]
     error: str | None = None
+    model_kind: Literal["keras", "sklearn"] = "keras"
+    factory: str | None = None  # the builder that made the model: "module:function" or "/path/file.py:function"
+    source_sha256: str | None = None  # SHA-256 of a user model's source file
+    estimator: str | None = None  # an estimator's repr, every parameter included
     hyperparameters: dict[str, Any]
     compile_options: dict[str, Any]
     architecture: list[Layer] = []
     total_params: int | None = None
+    flops_per_image: int | None = None  # forward pass
     metrics: Metrics | None = None
     gaps: Gaps | None = None
     history: History | None = None
@@ -180,7 +189,8 @@ class RunResult(Record):
     def _status_matches_content(self) -> RunResult:
         if self.status == "failed" and not self.error:
             raise ValueError("a failed run must say why in 'error'")
-        needed = ("metrics", "gaps", "history", "per_class", "confusion_matrix", "predictions", "timings")
+        needed = ("metrics", "gaps", "per_class", "confusion_matrix", "predictions", "timings")
+        needed += ("history",) if self.model_kind == "keras" else ()
         missing = [name for name in needed if getattr(self, name) is None]
         if self.status == "ok" and missing:
             raise ValueError(f"an ok run lacks {', '.join(missing)}")
@@ -206,6 +216,7 @@ class Stage(Record):
 
 
 class Tuning(Record):
+    model: str
     seed: int
     search: Literal["exhaustive", "halving"]
     n_train: int
@@ -236,6 +247,9 @@ class Manifest(Record):
     command: list[str]
     data_load_s: float | None = None  # reading and checking the four files; None if migrated from schema 1
     test_labels_sha256: str | None = None  # as DataRecord.test_labels_sha256: every run must match it
+    # Per model: kind, factory, source digest, parameters, stages, grids and the model it is compared
+    # with (bench.models.ModelSetup.record); empty in files migrated from schema 1.
+    model_specs: dict[str, dict[str, Any]] = {}
 
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from bench import data as data_mod
 from bench import environment
 from bench.errors import BenchError
-from bench.models import BASELINE_PARAMS, CompileOptions, build_baseline, build_tunable, describe_architecture
+from bench.models import CompileOptions, ModelSetup
+from bench.models.keras_base import describe_architecture
 from bench.progress import Progress, epoch_callback, format_duration
 from bench.results import (
     DataRecord,
@@ -32,27 +33,17 @@ from bench.results import (
     save,
 )
 from bench.study.plan import StudyConfig, plan
-from bench.train import training
-from bench.tuning import tune
+from bench.train import estimator, training
+from bench.train.tuning import tune
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _hyperparameters(model: str, config: StudyConfig, tuning: Tuning | None) -> dict[str, Any]:
-    if model == "baseline":
-        return {**BASELINE_PARAMS, "epochs": config.profile.baseline_epochs, "batch_size": config.profile.batch_size}
-    assert tuning is not None
-    return dict(tuning.best_params)
-
-
-def _build(model: str, params: dict[str, Any], options: CompileOptions):
-    if model == "baseline":
-        return build_baseline(options, units=params["units"], optimizer=params["optimizer"],
-                              learning_rate=params["learning_rate"])
-    builder_args = {k: v for k, v in params.items() if k not in ("epochs", "batch_size")}
-    return build_tunable(options=options, **builder_args)
+def options_for(config: StudyConfig, setup: ModelSetup) -> CompileOptions:
+    """The model's own fast-path options (XLA or not), unless the study sets them for every model."""
+    return config.options or setup.spec.options
 
 
 @dataclass
@@ -72,12 +63,14 @@ def split_record(split: data_mod.Split, seed: int, validation_fraction: float) -
                        validation_indices_sha256=data_mod.indices_digest(split.val_indices))
 
 
-def _run_record(ctx: RunContext, model_name: str, seed: int, params: dict[str, Any], split) -> dict[str, Any]:
+def _run_record(ctx: RunContext, setup: ModelSetup, seed: int, params: dict[str, Any], split) -> dict[str, Any]:
     """The fields every run has, ok or failed: who, what, on which data and split."""
-    p, d = ctx.config.profile, ctx.dataset
+    p, d, spec = ctx.config.profile, ctx.dataset, setup.spec
+    options = options_for(ctx.config, setup).as_dict() if spec.kind == "keras" else {}
     return dict(
-        study=ctx.config.name, profile=p.name, model=model_name, seed=seed, hyperparameters=params,
-        compile_options=ctx.config.options.as_dict(), environment=ctx.environment, started=_now(),
+        study=ctx.config.name, profile=p.name, model=setup.name, seed=seed, hyperparameters=params,
+        model_kind=spec.kind, factory=spec.factory, source_sha256=spec.source_sha256,
+        compile_options=options, environment=ctx.environment, started=_now(),
         data=DataRecord(digest=d.digest, location=d.location, source=d.source, n_train=len(split.y_train),
                         n_validation=len(split.y_val), n_test=len(split.y_test),
                         test_labels_sha256=data_mod.labels_digest(split.y_test)),
@@ -85,37 +78,59 @@ def _run_record(ctx: RunContext, model_name: str, seed: int, params: dict[str, A
     )
 
 
-def train_one(ctx: RunContext, model_name: str, seed: int, params: dict[str, Any]) -> RunResult:
+def train_one(ctx: RunContext, setup: ModelSetup, seed: int, params: dict[str, Any]) -> RunResult:
     """Train and evaluate one (model, seed); return its result record (ok or failed)."""
     p = ctx.config.profile
     split = data_mod.make_split(ctx.dataset, seed, p.validation_fraction, p.n_train, p.n_test)
-    record = _run_record(ctx, model_name, seed, params, split)
-    bar = ctx.progress.bar(params["epochs"], f"{model_name} seed {seed}", "epoch")
+    record = _run_record(ctx, setup, seed, params, split)
+    train = _train_keras if setup.spec.kind == "keras" else _train_estimator
     try:
-        training.seed_everything(seed)
-        model = _build(model_name, params, ctx.config.options)
-        outcome = training.fit(model, split, params["epochs"], params["batch_size"], epoch_callback(bar))
-        test = training.predict_test(model, split)
-        metrics = training.score_splits(model, split, test.predictions)
-        if ctx.config.save_models:
-            record["saved_model"] = training.save_model(model, ctx.config.out / f"{model_name}-seed{seed}.keras")
+        return RunResult(status="ok", **train(ctx, setup, seed, params, split), **record, finished=_now())
     except Exception as exc:  # a run that fails is recorded, the study goes on
         ctx.progress.say(traceback.format_exc())
         return RunResult(status="failed", error=f"{type(exc).__name__}: {exc}", finished=_now(), **record)
-    finally:
-        bar.close()
-    seconds = outcome.history.epoch_seconds
-    return RunResult(
-        status="ok", finished=_now(), architecture=describe_architecture(model), total_params=model.count_params(),
-        metrics=metrics, history=outcome.history, per_class=test.per_class, confusion_matrix=test.confusion,
-        predictions=test.predictions, mistakes=test.mistakes,
+
+
+def _outcome_fields(metrics, test, fit_s: float, epoch_s: float | None, n_test: int) -> dict[str, Any]:
+    return dict(
+        metrics=metrics, per_class=test.per_class, confusion_matrix=test.confusion, predictions=test.predictions,
+        mistakes=test.mistakes,
         gaps=Gaps(train_minus_test=metrics.train.accuracy - metrics.test.accuracy,
                   train_minus_validation=metrics.train.accuracy - metrics.validation.accuracy),
-        timings=Timings(fit_s=outcome.fit_seconds,
-                        epoch_s_mean=sum(seconds) / len(seconds), inference_s=test.inference_seconds,
-                        images_per_s=len(split.y_test) / test.inference_seconds),
-        **record,
+        timings=Timings(fit_s=fit_s, epoch_s_mean=epoch_s, inference_s=test.inference_seconds,
+                        images_per_s=n_test / test.inference_seconds),
     )
+
+
+def _train_keras(ctx: RunContext, setup: ModelSetup, seed: int, params: dict[str, Any], split) -> dict[str, Any]:
+    bar = ctx.progress.bar(params["epochs"], f"{setup.name} seed {seed}", "epoch")
+    shape = setup.spec.input_shape
+    try:
+        training.seed_everything(seed)
+        model = setup.spec.build(setup.spec.builder_params(params), options_for(ctx.config, setup))
+        outcome = training.fit(model, split, params["epochs"], params["batch_size"], epoch_callback(bar), shape)
+    finally:
+        bar.close()
+    test = training.predict_test(model, split, shape)
+    metrics = training.score_splits(model, split, test.predictions, shape)
+    fields: dict[str, Any] = {}
+    if ctx.config.save_models:
+        fields["saved_model"] = training.save_model(model, ctx.config.out / f"{setup.name}-seed{seed}.keras")
+    layers, flops = describe_architecture(model)
+    seconds = outcome.history.epoch_seconds
+    return {**fields, **_outcome_fields(metrics, test, outcome.fit_seconds, sum(seconds) / len(seconds),
+                                        len(split.y_test)),
+            "architecture": layers, "total_params": model.count_params(), "flops_per_image": flops,
+            "history": outcome.history}
+
+
+def _train_estimator(ctx: RunContext, setup: ModelSetup, seed: int, params: dict[str, Any], split) -> dict[str, Any]:
+    training.seed_everything(seed)  # NumPy's global stream too, for estimators that read it
+    model = estimator.seeded(setup.spec.build(setup.spec.builder_params(params)), seed)
+    ctx.progress.say(f"  fitting {setup.name} seed {seed} on {len(split.y_train)} images")
+    outcome = estimator.fit_estimator(model, split)
+    return {**_outcome_fields(outcome.metrics, outcome.test, outcome.fit_seconds, None, len(split.y_test)),
+            "estimator": repr(model)}
 
 
 def _samples(x, y, count: int = 25) -> ImageSet:
@@ -140,6 +155,7 @@ def _new_manifest(ctx: RunContext, started: str, estimate_s: float) -> Manifest:
         environment=ctx.environment, started=started, finished=started, estimate_s=estimate_s,
         wall_s=0.0, command=config.command, data_load_s=dataset.load_seconds,
         test_labels_sha256=data_mod.labels_digest(first_split.y_test),
+        model_specs={setup.name: setup.record() for setup in config.setups},
     )
 
 
@@ -159,15 +175,16 @@ def run_study(config: StudyConfig, progress: Progress,
     progress.say(the_plan.describe(config))
     ctx = RunContext(config, dataset, environment.collect(), progress)
     manifest = _new_manifest(ctx, started, the_plan.estimate_s)
-    tuning: Tuning | None = None
+    tunings: dict[str, Tuning] = {}
     failed: list[str] = []
     seed_bar = progress.bar(len(config.seeds), "seeds", "seed", leave=True)
     for seed in config.seeds:
-        for model_name in config.models:
-            if model_name == "tuned" and (tuning is None or config.tune_per_seed):
-                tuning = _tune(ctx, seed)
-                manifest.tuning.append(tuning)
-            result = train_one(ctx, model_name, seed, _hyperparameters(model_name, config, tuning))
+        for setup in config.setups:
+            if setup.tuned and (setup.name not in tunings or config.tune_per_seed):
+                tunings[setup.name] = _tune(ctx, setup, seed)
+                manifest.tuning.append(tunings[setup.name])
+            params = dict(tunings[setup.name].best_params) if setup.tuned else dict(setup.params)
+            result = train_one(ctx, setup, seed, params)
             save(result, config.out)
             manifest.runs.append(result.file_name)
             if result.status == "failed":
@@ -182,12 +199,15 @@ def run_study(config: StudyConfig, progress: Progress,
     return manifest, failed
 
 
-def _tune(ctx: RunContext, seed: int) -> Tuning:
+def _tune(ctx: RunContext, setup: ModelSetup, seed: int) -> Tuning:
     p = ctx.config.profile
     split = data_mod.make_split(ctx.dataset, seed, p.validation_fraction, p.n_train, p.n_test)
-    ctx.progress.say(f"tuning on {len(split.y_train)} training images, seed {seed}, {p.cv_folds}-fold CV")
+    ctx.progress.say(f"tuning {setup.name} on {len(split.y_train)} training images, seed {seed}, "
+                     f"{p.cv_folds}-fold CV")
     training.seed_everything(seed)
-    return tune(split.x_train, split.y_train, p, seed, ctx.progress, ctx.config.options)
+    x = split.x_train if setup.spec.kind == "keras" else estimator.features(split.x_train)
+    x = training.reshape(x, setup.spec.input_shape) if setup.spec.kind == "keras" else x
+    return tune(setup, x, split.y_train, p, seed, ctx.progress, options_for(ctx.config, setup))
 
 
 def _report_run(progress: Progress, result: RunResult) -> None:

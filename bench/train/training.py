@@ -34,11 +34,11 @@ class FitOutcome:
     fit_seconds: float
 
 
-def fit(model, split: Split, epochs: int, batch_size: int, clock) -> FitOutcome:
+def fit(model, split: Split, epochs: int, batch_size: int, clock, shape=None) -> FitOutcome:
     """Train on the split's training part, validating on its validation part each epoch."""
     start = time.perf_counter()
     keras_history = model.fit(
-        split.x_train, split.y_train, validation_data=(split.x_val, split.y_val),
+        reshape(split.x_train, shape), split.y_train, validation_data=(reshape(split.x_val, shape), split.y_val),
         epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[clock],
     )
     seconds = time.perf_counter() - start
@@ -51,21 +51,21 @@ def fit(model, split: Split, epochs: int, batch_size: int, clock) -> FitOutcome:
     return FitOutcome(history, seconds)
 
 
-def _scores(model, x: np.ndarray, y: np.ndarray) -> SplitMetrics:
-    loss, accuracy = model.evaluate(x, y, batch_size=EVAL_BATCH, verbose=0)
+def _scores(model, x: np.ndarray, y: np.ndarray, shape=None) -> SplitMetrics:
+    loss, accuracy = model.evaluate(reshape(x, shape), y, batch_size=EVAL_BATCH, verbose=0)
     return SplitMetrics(accuracy=float(accuracy), loss=float(loss))
 
 
-def score_splits(model, split: Split, predictions: Predictions) -> Metrics:
+def score_splits(model, split: Split, predictions: Predictions, shape=None) -> Metrics:
     """Loss and accuracy of the trained model on train, validation and test (as the reference does).
 
     Test accuracy is the share of the stored test predictions that are right, so anyone can
     recompute it from the result file exactly (Keras' float32 counter agrees to about 1e-8).
     """
-    test = _scores(model, split.x_test, split.y_test)
+    test = _scores(model, split.x_test, split.y_test, shape)
     right = np.asarray(predictions.predicted) == np.asarray(predictions.true)
-    return Metrics(train=_scores(model, split.x_train, split.y_train),
-                   validation=_scores(model, split.x_val, split.y_val),
+    return Metrics(train=_scores(model, split.x_train, split.y_train, shape),
+                   validation=_scores(model, split.x_val, split.y_val, shape),
                    test=SplitMetrics(accuracy=float(right.mean()), loss=test.loss))
 
 
@@ -109,13 +109,25 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def predict_test(model, split: Split) -> TestOutcome:
-    """Timed inference on the test set, then per-class scores, confusion and worst mistakes."""
-    model.predict(split.x_test[:EVAL_BATCH], batch_size=EVAL_BATCH, verbose=0)  # warm-up: trace once
+def predict_test(model, split: Split, shape: tuple[int, ...] | None = None) -> TestOutcome:
+    """Timed inference on the test set (images reshaped to the model's input), then the test outcome."""
+    x_test = reshape(split.x_test, shape)
+    model.predict(x_test[:EVAL_BATCH], batch_size=EVAL_BATCH, verbose=0)  # warm-up: trace once
     start = time.perf_counter()
-    logits = model.predict(split.x_test, batch_size=EVAL_BATCH, verbose=0)
+    outputs = model.predict(x_test, batch_size=EVAL_BATCH, verbose=0).astype(np.float64)
     seconds = time.perf_counter() - start
-    probs = softmax(logits.astype(np.float64))
+    # Logits, or probabilities from a model that ends in a softmax: both rank classes alike.
+    is_probability = np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4)
+    return test_outcome(outputs if is_probability else softmax(outputs), split, seconds)
+
+
+def reshape(x: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
+    """Images as the model's input wants them: 28x28, 28x28x1 or 784 (a view, no copy)."""
+    return x if shape is None or tuple(shape) == x.shape[1:] else x.reshape((len(x), *shape))
+
+
+def test_outcome(probs: np.ndarray, split: Split, seconds: float) -> TestOutcome:
+    """Per-class scores, confusion matrix and the most confident mistakes from class probabilities."""
     predicted = probs.argmax(axis=1)
     confidence = probs.max(axis=1)
     truth = split.y_test.astype(int)

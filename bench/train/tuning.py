@@ -1,4 +1,5 @@
-"""The reference's six sequential grid-search stages over a scikeras KerasClassifier.
+"""Staged grid search for any tunable model: the reference's six stages over a scikeras
+KerasClassifier for the MLP, a model's own stages for the others (an estimator is searched directly).
 
 Each stage searches its own parameters with every earlier stage's winners fixed,
 and keeps scikit-learn's full ``cv_results_`` (per-fold scores, mean/std, ranks, fit
@@ -14,6 +15,7 @@ uses all of it; its folds run in parallel worker processes. Its ``cv_results_`` 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -21,12 +23,11 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from bench.models import FAST, CompileOptions, build_tunable
-from bench.profiles import STAGES, Profile
+from bench.models import FAST, FIT_PARAMS, CompileOptions, ModelSetup
+from bench.profiles import Profile
 from bench.progress import Progress, epoch_callback
 from bench.results import Stage, Tuning, to_jsonable
 
-FIT_PARAMS = ("epochs", "batch_size")  # KerasClassifier's own; the rest go to the model builder
 PREDICT_BATCH = 1000  # scoring a fold: predictions do not depend on the batch size, the time does
 
 
@@ -39,14 +40,33 @@ def plain_name(param: str) -> str:
     return param.removeprefix("model__")
 
 
-def make_classifier(params: dict[str, Any], seed: int, options: CompileOptions, callbacks: list):
-    from bench.classifier import FashionClassifier
+def build_from_spec(name: str, factory: str, user: bool, options: CompileOptions, **params):
+    """scikeras' ``model`` for a registered or user model. Bound with functools.partial, which scikeras
+    accepts and pickles by name, so the halving search's worker processes can build it too."""
+    from bench.models import builtins
+    from bench.models.keras_base import prepare
+    from bench.models.user import load_factory
+
+    for routed in ("meta", "compile_kwargs", "params"):  # scikeras passes these to callables taking **kwargs
+        params.pop(routed, None)
+    if user:
+        return prepare(load_factory(factory, f"model {name!r}")(params), params, options)
+    return builtins()[name].build(params, options)
+
+
+def make_estimator(setup: ModelSetup, params: dict[str, Any], seed: int, options: CompileOptions, callbacks: list):
+    """What a stage searches: a KerasClassifier around the model's builder, or the estimator itself."""
+    if setup.spec.kind == "sklearn":
+        from bench.train.estimator import seeded
+
+        return seeded(setup.spec.build(setup.spec.builder_params(params)), seed)
+    from bench.train.classifier import FashionClassifier
 
     model_args = {search_name(k): v for k, v in params.items() if k not in FIT_PARAMS}
+    build = functools.partial(build_from_spec, setup.name, setup.spec.factory, setup.spec.user, options)
     return FashionClassifier(
-        model=build_tunable, epochs=params["epochs"], batch_size=params["batch_size"],
-        predict__batch_size=PREDICT_BATCH,
-        model__options=options, random_state=seed, verbose=0, callbacks=callbacks, **model_args,
+        model=build, epochs=params["epochs"], batch_size=params["batch_size"],
+        predict__batch_size=PREDICT_BATCH, random_state=seed, verbose=0, callbacks=callbacks, **model_args,
     )
 
 
@@ -58,7 +78,7 @@ def cv_results_record(cv_results: dict[str, Any]) -> dict[str, list]:
 
 
 HALVING_FACTOR = 3
-WORKER_THREADS_ENV = "FMBENCH_WORKER_THREADS"  # TensorFlow threads per grid-search worker (bench.classifier)
+WORKER_THREADS_ENV = "FMBENCH_WORKER_THREADS"  # TensorFlow threads per grid-search worker (bench.train.classifier)
 
 
 def parallel_workers(n_folds: int) -> int:
@@ -86,24 +106,30 @@ def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed:
                                **common)
 
 
-def run_stage(index: int, x: np.ndarray, y: np.ndarray, fixed: dict[str, Any], profile: Profile, seed: int,
-              progress: Progress, options: CompileOptions = FAST, search_kind: str | None = None) -> Stage:
-    """One stage; ``search_kind`` overrides the profile's search (``fmbench perf`` times both)."""
-    name, params = STAGES[index]
-    kind = search_kind or profile.search
-    grid = {search_name(p): list(profile.grids[p]) for p in params}
+def _stage_bar(setup: ModelSetup, index: int, kind: str, grid: dict, fixed: dict, folds: int, progress: Progress):
+    """An epoch bar for an exhaustive Keras stage; a one-step bar where fits run elsewhere or have no epochs."""
+    name, params = setup.stages[index]
     n_candidates = int(np.prod([len(v) for v in grid.values()]))
-    n_fits = n_candidates * profile.cv_folds
-    epochs_each = [fixed["epochs"]] if "epochs" not in params else profile.grids["epochs"]
-    total_epochs = sum(epochs_each) * n_fits // len(epochs_each)
-    if kind == "exhaustive":
-        bar = progress.bar(total_epochs, f"stage {index + 1}/6 {name} ({n_fits} fits)", "epoch")
-        callbacks = [epoch_callback(bar)]
-    else:  # fits run in worker processes, which cannot move this process's bar
-        bar = progress.bar(1, f"stage {index + 1}/6 {name} ({n_candidates} candidates, halving, "
-                              f"{parallel_workers(profile.cv_folds)} workers)", "stage")
-        callbacks = []
-    search = make_search(kind, make_classifier(fixed, seed, options, callbacks), grid, profile.cv_folds, seed)
+    label = f"{setup.name} stage {index + 1}/{len(setup.stages)} {name}"
+    if kind == "exhaustive" and setup.spec.kind == "keras":
+        epochs_each = [fixed["epochs"]] if "epochs" not in params else setup.grids["epochs"]
+        total_epochs = sum(epochs_each) * n_candidates * folds // len(epochs_each)
+        bar = progress.bar(total_epochs, f"{label} ({n_candidates * folds} fits)", "epoch")
+        return bar, [epoch_callback(bar)]
+    # Halving fits run in worker processes, which cannot move this process's bar.
+    return progress.bar(1, f"{label} ({n_candidates} candidates, {kind})", "stage"), []
+
+
+def run_stage(setup: ModelSetup, index: int, x: np.ndarray, y: np.ndarray, fixed: dict[str, Any], profile: Profile,
+              seed: int, progress: Progress, options: CompileOptions = FAST, search_kind: str | None = None) -> Stage:
+    """One stage; ``search_kind`` overrides the profile's search (``fmbench perf`` times both)."""
+    name, params = setup.stages[index]
+    kind = search_kind or profile.search
+    keras_model = setup.spec.kind == "keras"
+    grid = {search_name(p) if keras_model else p: list(setup.grids[p]) for p in params}
+    bar, callbacks = _stage_bar(setup, index, kind, grid, fixed, profile.cv_folds, progress)
+    estimator = make_estimator(setup, fixed, seed, options, callbacks)
+    search = make_search(kind, estimator, grid, profile.cv_folds, seed)
     start = time.perf_counter()
     search.fit(x, y)
     bar.update(bar.total - bar.n)
@@ -115,17 +141,17 @@ def run_stage(index: int, x: np.ndarray, y: np.ndarray, fixed: dict[str, Any], p
                  wall_s=time.perf_counter() - start)
 
 
-def tune(x: np.ndarray, y: np.ndarray, profile: Profile, seed: int, progress: Progress,
+def tune(setup: ModelSetup, x: np.ndarray, y: np.ndarray, profile: Profile, seed: int, progress: Progress,
          options: CompileOptions = FAST) -> Tuning:
-    """Run the six stages in order with the profile's search; each stage's winners are fixed for the next."""
+    """Run the model's stages in order with the profile's search; each stage's winners are fixed for the next."""
     start = time.perf_counter()
-    fixed = dict(profile.tuned_defaults)
+    fixed = dict(setup.params)
     stages = []
-    for index in range(len(STAGES)):
-        stage = run_stage(index, x, y, fixed, profile, seed, progress, options)
+    for index in range(len(setup.stages)):
+        stage = run_stage(setup, index, x, y, fixed, profile, seed, progress, options)
         fixed.update(stage.best_params)
         stages.append(stage)
         progress.say(f"  stage {stage.index} {stage.name}: best {stage.best_params} "
                      f"(CV accuracy {stage.best_score:.4f}, {stage.wall_s:.0f} s)")
-    return Tuning(seed=seed, search=profile.search, n_train=len(y), stages=stages,
+    return Tuning(model=setup.name, seed=seed, search=profile.search, n_train=len(y), stages=stages,
                   best_params=to_jsonable(fixed), wall_s=time.perf_counter() - start)

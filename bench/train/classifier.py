@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from bench.tuning import WORKER_THREADS_ENV
+from bench.train.tuning import WORKER_THREADS_ENV
 
 if "tensorflow" not in sys.modules:  # a fresh grid-search worker: keep TensorFlow's start-up chatter off stderr
     from bench.cli import import_tensorflow_quietly

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from bench import data as data_mod
-from bench import environment, profiles, tuning
-from bench.models import BASELINE_PARAMS, FAST, build_baseline, build_tunable
+from bench import environment, models, profiles
+from bench.models import PLAIN, ModelSetup
+from bench.models.keras_base import describe_architecture
 from bench.progress import Progress, epoch_callback
 from bench.results import ModelPerf, PathTiming, PerfResult, SearchPerf, write_json_atomic
-from bench.train import training
+from bench.train import training, tuning
 
 PERF_NAME = "perf.json"
 MATMUL_SIZE = 2048
@@ -36,7 +37,7 @@ SEARCHES = ("exhaustive", "halving")
 
 @dataclass
 class PerfConfig:
-    models: list[str] = field(default_factory=lambda: ["baseline"])
+    setups: list[ModelSetup] = field(default_factory=list)
     batch_size: int = 32
     epochs: int = 3
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -47,7 +48,9 @@ class PerfConfig:
     out: Path = Path("results/perf")
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+        plain = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "setups"}
+        return {"models": [s.name for s in self.setups],
+                **{k: str(v) if isinstance(v, Path) else v for k, v in plain.items()}}
 
 
 def peak_rss_gib() -> float:
@@ -72,32 +75,17 @@ def matmul_flops(size: int = MATMUL_SIZE, repeats: int = 5) -> float:
     return 2.0 * size**3 / best
 
 
-def reference_model(model: str):
-    """The model as the reference post writes it: float32 input, Keras defaults, plain compile."""
-    import keras
-
-    layers: list = [keras.Input((28, 28)), keras.layers.Flatten()]
-    if model == "baseline":
-        layers.append(keras.layers.Dense(BASELINE_PARAMS["units"], activation="relu"))
-    else:
-        d = profiles.TUNED_DEFAULTS
-        for units in (d["neurons1"], d["neurons2"]):
-            layers.append(keras.layers.Dense(units, activation=d["activation"],
-                                             kernel_initializer=d["kernel_initializer"]))
-            if d["dropout"] > 0:
-                layers.append(keras.layers.Dropout(d["dropout"]))
-    layers.append(keras.layers.Dense(10))
-    net = keras.Sequential(layers)
-    net.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"])
-    return net
+def plain_model(setup: ModelSetup):
+    """The model as a script would write it: the spec's own reference version (the MLPs as the post
+    writes them: float32 input scaled beforehand), else the same model with Keras' default compile."""
+    params = setup.spec.builder_params(setup.params)
+    if setup.spec.reference is not None:
+        return setup.spec.reference(params), True
+    return setup.spec.build(params, PLAIN), False
 
 
-def harness_model(model: str):
-    if model == "baseline":
-        return build_baseline(FAST)
-    return build_tunable(**{k: v for k, v in profiles.TUNED_DEFAULTS.items() if k not in ("epochs", "batch_size")},
-                         options=FAST)
+def harness_model(setup: ModelSetup):
+    return setup.spec.build(setup.spec.builder_params(setup.params), setup.spec.options)
 
 
 def seed_as_reference(seed: int) -> None:
@@ -123,7 +111,8 @@ def _time_path(build, seed_fn, x: np.ndarray, y: np.ndarray, test: tuple[np.ndar
         start = time.perf_counter()
         model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, verbose=0, callbacks=[clock])
         fit_seconds.append(time.perf_counter() - start)
-        options = FAST.as_dict() if getattr(model, "epoch_loop", False) else {
+        options = {"steps_per_execution": 1, "jit_compile": bool(model.loop_jit), "epoch_loop": True} \
+            if getattr(model, "epoch_loop", False) else {
             "steps_per_execution": model.steps_per_execution, "jit_compile": bool(model.jit_compile)}
         bar.close()
         epoch_seconds.append(list(clock.seconds))
@@ -132,31 +121,38 @@ def _time_path(build, seed_fn, x: np.ndarray, y: np.ndarray, test: tuple[np.ndar
                       test_accuracy=accuracy), n_params
 
 
-def measure_model(model: str, dataset: data_mod.Dataset, config: PerfConfig, progress: Progress) -> ModelPerf:
-    """(a) plain ``model.fit`` on float32 arrays and (b) the fast path on uint8, same seeds and data."""
+def measure_model(setup: ModelSetup, dataset: data_mod.Dataset, config: PerfConfig, progress: Progress) -> ModelPerf:
+    """(a) plain ``model.fit`` as a script would call it and (b) the fast path on uint8, same seeds and data."""
     x, y = data_mod.stratified_subset(dataset.x_train, dataset.y_train, config.n_train, 0)
-    scaled = x.astype(np.float32) / 255  # the reference's preprocessing
-    test_scaled = (dataset.x_test.astype(np.float32) / 255, dataset.y_test)
-    plain, n_params = _time_path(lambda: reference_model(model), seed_as_reference, scaled, y, test_scaled, config,
-                                 f"{model} plain", progress)
-    del scaled
-    fast, _ = _time_path(lambda: harness_model(model), training.seed_everything, x, y,
-                         (dataset.x_test, dataset.y_test), config, f"{model} fast", progress)
-    return ModelPerf(model=model, params=n_params, flops_per_epoch=6.0 * n_params * len(y), n_images=len(y),
+    x = training.reshape(x, setup.spec.input_shape)
+    x_test = training.reshape(dataset.x_test, setup.spec.input_shape)
+    _, float_input = plain_model(setup)
+    # The reference's preprocessing, for models written as the post writes them (float32 input).
+    plain_x, plain_test = (x.astype(np.float32) / 255, x_test.astype(np.float32) / 255) if float_input else (x, x_test)
+    plain, n_params = _time_path(lambda: plain_model(setup)[0], seed_as_reference, plain_x, y,
+                                 (plain_test, dataset.y_test), config, f"{setup.name} plain", progress)
+    del plain_x
+    fast, _ = _time_path(lambda: harness_model(setup), training.seed_everything, x, y,
+                         (x_test, dataset.y_test), config, f"{setup.name} fast", progress)
+    _, flops = describe_architecture(harness_model(setup))
+    # Training: a forward pass and a backward pass of about twice its cost.
+    return ModelPerf(model=setup.name, params=n_params, flops_per_epoch=3.0 * flops * len(y), n_images=len(y),
                      epochs=config.epochs, batch_size=config.batch_size, seeds=list(config.seeds), plain=plain,
                      fast=fast, peak_rss_gib=peak_rss_gib())
 
 
 def measure_search(dataset: data_mod.Dataset, config: PerfConfig, progress: Progress) -> SearchPerf:
-    """One stage of the reference profile's grid, exhaustive then halving, on the same folds."""
+    """One stage of the reference profile's grid for the tuned MLP, exhaustive then halving, same folds."""
     profile = dataclasses.replace(profiles.resolve("reference"), batch_size=config.batch_size)
+    (setup,) = models.resolve(["tuned"], profile)
     x, y = data_mod.stratified_subset(dataset.x_train, dataset.y_train, config.search_n_train, 0)
     fixed = dict(profiles.TUNED_DEFAULTS, epochs=config.search_epochs, batch_size=config.batch_size)
     seed = config.seeds[0]
     results = {}
     for kind in SEARCHES:
         training.seed_everything(seed)
-        results[kind] = tuning.run_stage(SEARCH_STAGE, x, y, fixed, profile, seed, progress, search_kind=kind)
+        results[kind] = tuning.run_stage(setup, SEARCH_STAGE, x, y, fixed, profile, seed, progress,
+                                         search_kind=kind)
         progress.say(f"  {kind}: {results[kind].wall_s:.1f} s, best CV accuracy {results[kind].best_score:.4f} "
                      f"{results[kind].best_params}")
     first = results[SEARCHES[0]]
@@ -179,7 +175,7 @@ def run_perf(config: PerfConfig, progress: Progress) -> PerfResult:
     dataset = data_mod.load_dataset(config.data_dir)
     progress.say("matrix-product microbenchmark ...")
     flops = matmul_flops()
-    models = [measure_model(model, dataset, config, progress) for model in config.models]
+    models = [measure_model(setup, dataset, config, progress) for setup in config.setups]
     search = measure_search(dataset, config, progress) if config.search_n_train else None
     result = PerfResult(config=config.as_dict(), matmul_size=MATMUL_SIZE, matmul_flops=flops, models=models,
                         search=search, environment=environment.collect(), started=started, finished=_now(),

@@ -1,0 +1,182 @@
+"""The user's own models: ``NAME=path/to/file.py:function``, ``NAME=package.module:function``,
+``[models.NAME] factory = "..."`` in a config, or the entry-point group ``fmbench.models``.
+
+The factory is called with the model's parameter dict (fit settings such as epochs left out) and
+returns a Keras model or a scikit-learn estimator. Checking happens in two steps, both before any
+training: ``spec`` checks the text, the file or module and the name (no import, so the CLI can do
+it before TensorFlow starts); ``finalize`` imports the factory, builds each model once and checks
+what came back (a Keras model or an estimator, 10 outputs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.models import ModelSetup, ModelSpec
+from bench.models.params import Anything, PositiveInt
+
+ENTRY_POINT_GROUP = "fmbench.models"
+USER_CONSTRAINTS = {"epochs": PositiveInt(), "batch_size": PositiveInt()}
+
+
+def _parse(target: str, where: str) -> tuple[str, str]:
+    module, sep, function = target.rpartition(":")
+    if not sep or not module or not function.isidentifier():
+        raise BenchError(f"{where}: model factory {target!r} is not FILE.py:FUNCTION or MODULE:FUNCTION",
+                         fix="e.g. mine=models/small.py:build or mine=mypackage.models:build")
+    return module, function
+
+
+def _is_file(module: str) -> bool:
+    return module.endswith(".py") or "/" in module or "\\" in module
+
+
+def spec(name: str, target: str, builtins: dict[str, ModelSpec], where: str) -> ModelSpec:
+    """A user model's spec, checked without importing anything; its kind is settled by ``finalize``."""
+    if name in builtins:
+        raise BenchError(f"{where}: model name {name!r} clashes with a built-in model",
+                         fix="give your model another name (NAME=FACTORY)")
+    if not name.isidentifier():
+        raise BenchError(f"{where}: model name {name!r} must be a plain name (letters, digits, _)")
+    module, function = _parse(target, where)
+    digest = None
+    if _is_file(module):
+        path = Path(module).absolute()
+        if not path.is_file():
+            raise BenchError(f"{where}: model file not found: {path}", fix="check the path before the ':'")
+        target, digest = f"{path}:{function}", hashlib.sha256(path.read_bytes()).hexdigest()
+    elif _find(module) is None:
+        raise BenchError(f"{where}: model module {module!r} not found",
+                         fix="install it, or give a file path (path/to/file.py:function)")
+    return ModelSpec(name=name, kind="keras", factory=target, build=_unloaded(target),
+                     defaults=lambda p: {"epochs": p.baseline_epochs, "batch_size": p.batch_size},
+                     constraints=_Open(USER_CONSTRAINTS), source_sha256=digest, user=True)
+
+
+class _Open(dict):
+    """Known fit settings are checked; any other parameter is the factory's to judge."""
+
+    def get(self, key, default=None):
+        return super().get(key, Anything())
+
+
+def _find(module: str):
+    try:
+        return importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+
+
+def _unloaded(target: str):
+    def build(params: dict[str, Any], options=None):
+        raise RuntimeError(f"model factory {target} used before bench.models.user.finalize loaded it")
+    return build
+
+
+def load_factory(target: str, where: str):
+    """Import the factory's module (a file or a module path) and return the function."""
+    module_name, function = _parse(target, where)
+    try:
+        if _is_file(module_name):
+            path = Path(module_name)
+            unique = f"fmbench_user_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+            loader_spec = importlib.util.spec_from_file_location(unique, path)
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[unique] = module
+            loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's code can raise anything on import
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise BenchError(f"{where}: importing {module_name} failed: {type(exc).__name__}: {first}",
+                         fix="fix the model's file (run it with python to see the traceback, or use --debug)") from exc
+    factory = getattr(module, function, None)
+    if not callable(factory):
+        raise BenchError(f"{where}: {module_name} has no function {function!r}",
+                         fix=f"define {function}(params) there, or name the right function after the ':'")
+    return factory
+
+
+def entry_point_names() -> list[str]:
+    return [ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+
+
+def entry_point_spec(name: str) -> ModelSpec:
+    """An installed package's model: its entry point is a ModelSpec, or a factory ``module:function``."""
+    (ep,) = [ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    loaded = ep.load()
+    if isinstance(loaded, ModelSpec):
+        return loaded
+    return dataclasses.replace(spec(name, ep.value, {}, f"entry point {name!r}"),
+                               build=_bound(loaded, ep.value))
+
+
+def _bound(factory, target: str):
+    def build(params: dict[str, Any], options=None):
+        model = factory(dict(params))
+        if options is None or not _is_keras(model):
+            return model
+        from bench.models.keras_base import prepare
+
+        return prepare(model, params, options)
+    build.target = target
+    return build
+
+
+def _is_keras(model) -> bool:
+    import keras
+
+    return isinstance(model, keras.Model)
+
+
+def finalize(setup: ModelSetup) -> ModelSetup:
+    """Import a user model's factory, build it once, and settle its kind; bad models are one line."""
+    if not setup.spec.user:
+        return setup
+    where = f"model {setup.name!r}"
+    factory = load_factory(setup.spec.factory, where)
+    params = setup.spec.builder_params(setup.params)
+    try:
+        built = factory(dict(params))
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise BenchError(f"{where}: {setup.spec.factory} raised {type(exc).__name__}: {first}",
+                         value=params, fix="check the factory and its params") from exc
+    kind = model_kind(built, where)
+    shape = input_shape(built, where) if kind == "keras" else None
+    spec = dataclasses.replace(setup.spec, kind=kind, build=_bound(factory, setup.spec.factory), input_shape=shape)
+    return dataclasses.replace(setup, spec=spec)
+
+
+def input_shape(model, where: str) -> tuple[int, ...]:
+    """The image shape a Keras model's Input asks for: 28x28, 28x28x1 or 784 pixels."""
+    shapes = [tuple(i.shape[1:]) for i in getattr(model, "inputs", None) or []]
+    if len(shapes) != 1 or shapes[0] not in ((28, 28), (28, 28, 1), (784,)):
+        raise BenchError(f"{where}: the model's input has shape {shapes[0] if len(shapes) == 1 else shapes}",
+                         fix="give it keras.Input(shape=(28, 28)), (28, 28, 1) or (784,): uint8 pixels 0-255")
+    return shapes[0]
+
+
+def model_kind(built, where: str) -> str:
+    """'keras' for a Keras model with 10 outputs, 'sklearn' for an estimator; anything else is bad input."""
+    import keras
+
+    if isinstance(built, keras.Model):
+        outputs = built.outputs if getattr(built, "_functional", None) or hasattr(built, "outputs") else None
+        shape = tuple(outputs[0].shape) if outputs else None
+        if shape is not None and (len(outputs) != 1 or shape[-1] != 10):
+            raise BenchError(f"{where}: the model's output has shape {shape}, not 10 classes",
+                             fix="end the model with a Dense(10) layer (logits or softmax)")
+        return "keras"
+    if all(callable(getattr(built, m, None)) for m in ("fit", "predict", "get_params")):
+        return "sklearn"
+    raise BenchError(f"{where}: the factory returned a {type(built).__name__}, neither a Keras model nor a "
+                     "scikit-learn estimator", fix="return a keras.Model or an object with fit/predict/get_params")

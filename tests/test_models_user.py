@@ -1,0 +1,171 @@
+"""bench.models.user: the user's own models through run, report and check; bad models are one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bench import models, profiles
+from bench.errors import BenchError
+
+KERAS_MODEL = '''
+import keras
+
+
+def build(params):
+    """A small convolutional model fmbench does not ship: uint8 28x28x1 in, 10 logits out."""
+    inputs = keras.Input(shape=(28, 28, 1), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(params.get("filters", 4), 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(4)(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+'''
+ESTIMATOR_MODULE = '''
+from sklearn.linear_model import LogisticRegression
+
+
+def build(params):
+    return LogisticRegression(C=params.get("C", 0.5), max_iter=params.get("max_iter", 50))
+'''
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    if full_env.get("FMBENCH_DATA_DIR"):
+        full_env["FMBENCH_DATA_DIR"] = os.path.abspath(full_env["FMBENCH_DATA_DIR"])
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=full_env, timeout=1800, check=False)
+
+
+@pytest.fixture(scope="module")
+def user_study(tmp_path_factory, data_dir) -> Path:
+    """A smoke study of a Keras model from a file and an estimator from a module path, both the user's."""
+    work = tmp_path_factory.mktemp("user")
+    (work / "small.py").write_text(KERAS_MODEL)
+    (work / "userpkg").mkdir()
+    (work / "userpkg" / "__init__.py").write_text("")
+    (work / "userpkg" / "estimators.py").write_text(ESTIMATOR_MODULE)
+    (work / "config.toml").write_text('[models.mine]\nfactory = "small.py:build"\nparams = {filters = 6}\n')
+    done = run_cli("--quiet", "run", "--profile", "smoke", "--seeds", "0", "1", "--config", "config.toml",
+                   "--models", "baseline", "mine", "lr=userpkg.estimators:build", "--out", "study",
+                   cwd=work, env={"PYTHONPATH": str(work), "FMBENCH_DATA_DIR": str(data_dir)})
+    assert done.returncode == 0, done.stderr
+    return work
+
+
+def test_user_models_run_and_record_what_ran(user_study):
+    manifest = json.loads((user_study / "study" / "study.json").read_text())
+    assert manifest["models"] == ["baseline", "mine", "lr"]
+    mine = json.loads((user_study / "study" / "mine-seed0.json").read_text())
+    source = (user_study / "small.py").read_bytes()
+    assert mine["status"] == "ok" and mine["model_kind"] == "keras"
+    assert mine["factory"] == f"{user_study / 'small.py'}:build"
+    import hashlib
+
+    assert mine["source_sha256"] == hashlib.sha256(source).hexdigest()
+    assert mine["hyperparameters"]["filters"] == 6
+    conv = [layer for layer in mine["architecture"] if layer["type"] == "Conv2D"]
+    assert conv[0]["filters"] == 6 and conv[0]["kernel"] == "3x3" and conv[0]["output_shape"] == [26, 26, 6]
+    assert mine["flops_per_image"] > 2 * 26 * 26 * 6 * 9
+    lr = json.loads((user_study / "study" / "lr-seed1.json").read_text())
+    assert lr["status"] == "ok" and lr["model_kind"] == "sklearn" and lr["history"] is None
+    assert lr["factory"] == "userpkg.estimators:build" and "LogisticRegression(C=0.5" in lr["estimator"]
+    assert lr["metrics"]["test"]["accuracy"] > 0.6
+
+
+def test_user_models_report_and_gate(user_study):
+    done = run_cli("report", "study", "--out", "report", "--html", cwd=user_study)
+    assert done.returncode == 0, done.stderr
+    html = (user_study / "report" / "report.html").read_text()
+    for label in ("baseline", "mine", "lr"):
+        assert f'data-model="{label}"' in html
+    assert "Conv2D" in html and "LogisticRegression(C=0.5" in html
+    assert run_cli("reference", "study", "--out", "ref.json", cwd=user_study).returncode == 0
+    done = run_cli("check", "study", "--reference", "ref.json", cwd=user_study)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mine" in done.stdout and "lr" in done.stdout
+
+
+# (files to write, --models entry or config, message); each stops before any training with exit 2.
+BAD = {
+    "file not found": ({}, ["mine=missing.py:build"], "--models: model file not found: "),
+    "module not found": ({}, ["mine=nosuchpkg.models:build"], "model module 'nosuchpkg.models' not found"),
+    "no such function": ({"m.py": "def other(params):\n    return None\n"}, ["mine=m.py:build"],
+                         "has no function 'build'"),
+    "import error": ({"m.py": "import nosuchmodule_xyz\n"}, ["mine=m.py:build"],
+                     "importing m.py failed: ModuleNotFoundError: No module named 'nosuchmodule_xyz'"),
+    "neither keras nor estimator": ({"m.py": "def build(params):\n    return 42\n"}, ["mine=m.py:build"],
+                                    "the factory returned a int, neither a Keras model nor a scikit-learn estimator"),
+    "not 10 classes": ({"m.py": "import keras\ndef build(params):\n    i = keras.Input((28, 28))\n"
+                        "    return keras.Model(i, keras.layers.Dense(7)(keras.layers.Flatten()(i)))\n"},
+                       ["mine=m.py:build"], "the model's output has shape (None, 7), not 10 classes"),
+    "name clashes": ({"m.py": "def build(params):\n    return 42\n"}, ["baseline=m.py:build"],
+                     "model name 'baseline' clashes with a built-in model"),
+    "unknown grid parameter": ({"c.toml": "[models.tuned.grids]\nneurons3 = [5]\n"}, ["tuned", "--config", "c.toml"],
+                               "unknown grids entry 'neurons3'"),
+    "bad factory text": ({}, ["mine=build"], "model factory 'build' is not FILE.py:FUNCTION or MODULE:FUNCTION"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_a_bad_model_is_one_line_and_exit_2_before_training(case, tmp_path):
+    files, models_args, message = BAD[case]
+    for name, text in files.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    done = run_cli("run", "--profile", "smoke", "--out", "out", "--models", *models_args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fmbench run: error: ") and message in lines[0], done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_builtins_are_registered_by_module():
+    assert set(models.builtins()) >= {"baseline", "tuned", "logreg", "hgb"}
+    profile = profiles.resolve("smoke")
+    setups = models.resolve(["baseline", "tuned", "logreg"], profile)
+    assert [s.spec.kind for s in setups] == ["keras", "keras", "sklearn"]
+    assert setups[1].tuned and not setups[0].tuned
+    with pytest.raises(BenchError, match=r"--models names a model twice"):
+        models.resolve(["baseline", "baseline"], profile)
+    with pytest.raises(BenchError, match=r"unknown model 'resnet'; choose from baseline, tuned"):
+        models.resolve(["resnet"], profile)
+
+
+def test_model_tables_set_params_stages_and_grids(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[models.logreg]\nparams = {C = 0.1}\nstages = [["regularisation", ["C"]]]\n'
+                      '[models.logreg.grids]\nC = [0.1, 1.0]\n')
+    (setup,) = models.resolve(["logreg"], profiles.resolve("smoke", config))
+    assert setup.params["C"] == 0.1 and setup.stages == (("regularisation", ("C",)),)
+    assert setup.grids == {"C": [0.1, 1.0]}
+    config.write_text('[models.logreg]\nparams = {C = -1}\n')
+    with pytest.raises(BenchError, match=r"model 'logreg': params: C must be a number above 0; got -1"):
+        models.resolve(["logreg"], profiles.resolve("smoke", config))
+
+
+def test_a_package_can_register_models_through_entry_points(monkeypatch, tmp_path):
+    from bench.models import user
+
+    module = tmp_path / "plugin_models.py"
+    module.write_text(ESTIMATOR_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class EntryPoint:
+        name, value, group = "plugged", "plugin_models:build", user.ENTRY_POINT_GROUP
+
+        def load(self):
+            import plugin_models
+
+            return plugin_models.build
+
+    monkeypatch.setattr(user.importlib.metadata, "entry_points", lambda group: [EntryPoint()])
+    (setup,) = models.resolve(["plugged"], profiles.resolve("smoke"))
+    assert setup.spec.factory == "plugin_models:build"
+    assert type(setup.spec.build({})).__name__ == "LogisticRegression"
