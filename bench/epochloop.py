@@ -60,9 +60,14 @@ def model_class():
 def _fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
          validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
          steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-    """``Model.fit``, through the epoch loop when it is on and the inputs are plain arrays."""
+    """``Model.fit``, through the epoch loop when it is on and the inputs are plain arrays.
+
+    A model's own ``fit_callbacks`` (a learning-rate schedule by epoch, say) join every fit,
+    the harness's and a grid search's alike.
+    """
     import keras
 
+    callbacks = [*(callbacks or []), *getattr(self, "fit_callbacks", [])]
     handled = (self.epoch_loop and isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
                and not validation_split and class_weight is None and sample_weight is None
                and steps_per_epoch is None and validation_steps is None and validation_freq == 1

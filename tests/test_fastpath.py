@@ -113,3 +113,18 @@ def test_a_fit_missing_a_class_keeps_every_label_its_own(split):
     predicted = classifier.predict(split.x_test)
     others = split.y_test != 3
     assert 3 not in predicted and (predicted[others] == split.y_test[others]).mean() > 0.6
+
+
+def test_a_models_own_fit_callbacks_join_every_fit(split):
+    import keras
+
+    class Seen(keras.callbacks.Callback):
+        epochs: list = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs.append((epoch, self.params["epochs"]))
+
+    model = build_baseline(FAST)
+    model.fit_callbacks = [Seen()]
+    _fit(model, split, epochs=2)
+    assert Seen.epochs == [(0, 2), (1, 2)]
