@@ -23,7 +23,7 @@ from bench.models.keras_base import FAST, PLAIN, CompileOptions
 from bench.models.params import check_grids, check_params
 
 # One entry per built-in model family; each module defines SPECS, a list of ModelSpec.
-BUILTIN_MODULES = ("bench.models.mlp", "bench.models.scikit")
+BUILTIN_MODULES = ("bench.models.mlp", "bench.models.cnn", "bench.models.scikit")
 FIT_PARAMS = ("epochs", "batch_size")  # a Keras model's training settings, not its builder's
 
 Stages = tuple[tuple[str, tuple[str, ...]], ...]
