@@ -100,7 +100,7 @@ BAD = {
     "no such function": ({"m.py": "def other(params):\n    return None\n"}, ["mine=m.py:build"],
                          "has no function 'build'"),
     "import error": ({"m.py": "import nosuchmodule_xyz\n"}, ["mine=m.py:build"],
-                     "importing m.py failed: ModuleNotFoundError: No module named 'nosuchmodule_xyz'"),
+                     "m.py failed: ModuleNotFoundError: No module named 'nosuchmodule_xyz'"),
     "neither keras nor estimator": ({"m.py": "def build(params):\n    return 42\n"}, ["mine=m.py:build"],
                                     "the factory returned a int, neither a Keras model nor a scikit-learn estimator"),
     "not 10 classes": ({"m.py": "import keras\ndef build(params):\n    i = keras.Input((28, 28))\n"

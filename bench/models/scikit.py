@@ -16,10 +16,17 @@ LOGREG_CONSTRAINTS = {"C": Interval(0, open_low=True), "max_iter": PositiveInt()
 HGB_CONSTRAINTS = {"learning_rate": Interval(0, open_low=True), "max_iter": PositiveInt(),
                    "max_leaf_nodes": PositiveInt(), "max_depth": PositiveInt(),
                    "min_samples_leaf": PositiveInt(), "l2_regularization": Interval(0), "max_bins": PositiveInt()}
-# Per profile: fewer iterations on smoke (3,000 images), scikit-learn's defaults otherwise.
-LOGREG_DEFAULTS = {"smoke": {"C": 1.0, "max_iter": 100, "tol": 1e-4}}
-HGB_DEFAULTS = {"smoke": {"learning_rate": 0.1, "max_iter": 30, "max_leaf_nodes": 31, "min_samples_leaf": 20,
-                          "l2_regularization": 0.0, "max_bins": 255}}
+# Measured on 2 cores, 48,000 training images, seed 0: lbfgs 100 iterations 12 s, test accuracy
+# 84.5 % (200 iterations: 25 s, 84.3 %: more iterations overfit); boosting 20 iterations 33 s,
+# 87.1 % (63 bins: 25 s, 86.6 %). Its time per iteration hardly shrinks with fewer images
+# (2,400 images: about 1 s per iteration, one histogram per feature, class and node), so smoke
+# keeps it short.
+LOGREG_DEFAULTS = {"C": 1.0, "max_iter": 100, "tol": 1e-4}
+HGB_DEFAULTS = {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31, "min_samples_leaf": 20,
+                "l2_regularization": 0.0, "max_bins": 255}
+HGB_SMOKE = {**HGB_DEFAULTS, "max_iter": 10, "max_bins": 63}
+LOGREG_SECONDS_PER_IMAGE_ITERATION = 12 / 48000 / 100
+HGB_SECONDS_PER_IMAGE_ITERATION = 33 / 48000 / 20
 
 
 def build_logreg(params: dict[str, Any], options=None):
@@ -36,19 +43,11 @@ def build_hgb(params: dict[str, Any], options=None):
     return HistGradientBoostingClassifier(early_stopping=False, **params)
 
 
-def _logreg_defaults(profile) -> dict[str, Any]:
-    return dict(LOGREG_DEFAULTS.get(profile.name, {"C": 1.0, "max_iter": 200, "tol": 1e-4}))
-
-
-def _hgb_defaults(profile) -> dict[str, Any]:
-    return dict(HGB_DEFAULTS.get(profile.name, {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31,
-                                                "min_samples_leaf": 20, "l2_regularization": 0.0,
-                                                "max_bins": 255}))
-
-
 SPECS = [
     ModelSpec(name="logreg", kind="sklearn", factory="sklearn.linear_model:LogisticRegression",
-              build=build_logreg, defaults=_logreg_defaults, constraints=LOGREG_CONSTRAINTS),
+              build=build_logreg, defaults=lambda profile: dict(LOGREG_DEFAULTS), constraints=LOGREG_CONSTRAINTS,
+              cost=lambda params: LOGREG_SECONDS_PER_IMAGE_ITERATION * params["max_iter"]),
     ModelSpec(name="hgb", kind="sklearn", factory="sklearn.ensemble:HistGradientBoostingClassifier",
-              build=build_hgb, defaults=_hgb_defaults, constraints=HGB_CONSTRAINTS),
+              build=build_hgb, defaults=lambda profile: dict(HGB_SMOKE if profile.name == "smoke" else HGB_DEFAULTS),
+              constraints=HGB_CONSTRAINTS, cost=lambda params: HGB_SECONDS_PER_IMAGE_ITERATION * params["max_iter"]),
 ]

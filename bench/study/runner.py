@@ -129,6 +129,8 @@ def _train_estimator(ctx: RunContext, setup: ModelSetup, seed: int, params: dict
     model = estimator.seeded(setup.spec.build(setup.spec.builder_params(params)), seed)
     ctx.progress.say(f"  fitting {setup.name} seed {seed} on {len(split.y_train)} images")
     outcome = estimator.fit_estimator(model, split)
+    for note in outcome.notes:
+        ctx.progress.say(f"  {setup.name} seed {seed}: {note}")
     return {**_outcome_fields(outcome.metrics, outcome.test, outcome.fit_seconds, None, len(split.y_test)),
             "estimator": repr(model)}
 

@@ -7,9 +7,11 @@ is the log loss of their predicted probabilities (the networks' sparse cross-ent
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
 
 from bench.data import N_CLASSES, Split
@@ -54,14 +56,18 @@ class EstimatorOutcome:
     metrics: Metrics
     test: TestOutcome
     fit_seconds: float
+    notes: list[str]  # warnings the fit raised (lbfgs stopping at max_iter, say), one line each
 
 
 def fit_estimator(estimator, split: Split) -> EstimatorOutcome:
     """Fit on the training part; score train, validation and test as the networks are scored."""
     x_train = features(split.x_train)
     start = time.perf_counter()
-    estimator.fit(x_train, split.y_train)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        estimator.fit(x_train, split.y_train)
     fit_seconds = time.perf_counter() - start
+    notes = list(dict.fromkeys(f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught))
     x_test = features(split.x_test)
     start = time.perf_counter()
     probs = probabilities(estimator, x_test)
@@ -71,4 +77,4 @@ def fit_estimator(estimator, split: Split) -> EstimatorOutcome:
     metrics = Metrics(train=_scores(estimator, x_train, split.y_train),
                       validation=_scores(estimator, features(split.x_val), split.y_val),
                       test=SplitMetrics(accuracy=float(right.mean()), loss=loss))
-    return EstimatorOutcome(metrics, test, fit_seconds)
+    return EstimatorOutcome(metrics, test, fit_seconds, notes)
