@@ -111,7 +111,7 @@ def test_corrupt_data_is_one_line_and_exit_2(cli, data_dir, tmp_path, kind, mess
      (["--epochs", "-1"], None, "command line: baseline_epochs must be a positive integer; got -1"),
      ([], '[grids]\noptimizer = ["adamw2"]', "grid 'optimizer': unknown optimizer 'adamw2'"),
      ([], "[grids]\nbatch_size = []", "grid 'batch_size' is empty; got []"),
-     (["--models", "cnn"], None, "unknown model 'cnn'"),
+     (["--models", "resnet"], None, "unknown model 'resnet'; choose from baseline, tuned, cnn"),
      (["--n-seeds", "0"], None, "--n-seeds must be at least 1; got 0"),
      (["--seeds", "99999999999"], None, "seed 99999999999 is outside 0..4294967295"),
      (["--seeds", "-1"], None, "seed -1 is outside 0..4294967295"),

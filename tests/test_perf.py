@@ -27,7 +27,8 @@ def test_perf_writes_a_valid_result_file(tiny_perf):
     assert [m.model for m in result.models] == ["baseline", "tuned"]
     base = result.models[0]
     assert base.params == 784 * 128 + 128 + 128 * 10 + 10 and base.n_images == 600
-    assert base.flops_per_epoch == 6 * base.params * 600
+    # Training: three forward passes' worth of multiply-adds x 2 per image (dense 784x128 and 128x10).
+    assert base.flops_per_epoch == 3 * 2 * (784 * 128 + 128 * 10) * 600
     for timing in (base.plain, base.fast):
         assert len(timing.epoch_seconds) == 1 and len(timing.epoch_seconds[0]) == 2
         assert all(s > 0 for s in timing.epoch_seconds[0]) and 0 < timing.test_accuracy[0] < 1
@@ -84,7 +85,8 @@ def test_matmul_benchmark_counts_two_n_cubed_flops():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--models", "resnet"], "fmbench perf: error: unknown model 'resnet'; choose from baseline, tuned"),
+    (["--models", "resnet"], "fmbench perf: error: unknown model 'resnet'; choose from baseline, tuned, cnn, logreg, "
+                             "hgb, or give NAME=path/to/file.py:function or NAME=package.module:function"),
     (["--models", "logreg"], "fmbench perf: error: fmbench perf times Keras models; logreg is a scikit-learn "
                              "estimator; leave it out of --models"),
     (["--epochs", "0"], "fmbench perf: error: --epochs must be at least 1; got 0"),
