@@ -36,6 +36,38 @@ def test_digest_depends_on_the_bytes(dataset, data_dir, tmp_path):
     assert data.load_dataset(folder).digest != dataset.digest
 
 
+def test_each_file_digest_is_sha256_of_the_decompressed_file(dataset, data_dir):
+    """What `gunzip -c FILE | sha256sum` prints; the combined digest is over those four, as documented."""
+    import hashlib
+
+    for name in data.FILES.values():
+        assert dataset.file_sha256[name] == hashlib.sha256(gzip.decompress((data_dir / name).read_bytes())).hexdigest()
+    combined = hashlib.sha256(b"".join(bytes.fromhex(dataset.file_sha256[n]) for n in data.FILES.values()))
+    assert dataset.digest == combined.hexdigest()
+    assert data.summarize(dataset)["file_sha256"] == dataset.file_sha256
+
+
+def test_the_per_file_digests_are_the_ones_the_datasets_readme_lists(dataset, data_dir):
+    """The shared copy's README gives the SHA-256 of each decompressed file: fmbench records the same."""
+    readme = data_dir / "README.md"
+    if not readme.is_file():
+        pytest.skip("no README beside this copy of the dataset")
+    text = readme.read_text()
+    for name in data.FILES.values():
+        assert dataset.file_sha256[name] in text, name
+
+
+def test_split_indices_reproduce_the_split_and_their_digests_identify_it(dataset):
+    split = data.make_split(dataset, seed=4, validation_fraction=0.2, n_train=3000)
+    assert split.n_pool == 3000 and len(split.train_indices) == 2400 and len(split.val_indices) == 600
+    assert (dataset.x_train[split.train_indices] == split.x_train).all()
+    assert (dataset.y_train[split.val_indices] == split.y_val).all()
+    again = data.make_split(dataset, seed=4, validation_fraction=0.2, n_train=3000)
+    assert data.indices_digest(again.train_indices) == data.indices_digest(split.train_indices)
+    other = data.make_split(dataset, seed=5, validation_fraction=0.2, n_train=3000)
+    assert data.indices_digest(other.train_indices) != data.indices_digest(split.train_indices)
+
+
 def test_split_is_stratified_seeded_and_disjoint(dataset):
     split = data.make_split(dataset, seed=3, validation_fraction=0.2)
     assert len(split.y_train) == 48000 and len(split.y_val) == 12000

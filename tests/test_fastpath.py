@@ -118,13 +118,13 @@ def test_a_fit_missing_a_class_keeps_every_label_its_own(split):
 def test_a_models_own_fit_callbacks_join_every_fit(split):
     import keras
 
-    class Seen(keras.callbacks.Callback):
-        epochs: list = []
+    seen = []
 
+    class Seen(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.epochs.append((epoch, self.params["epochs"]))
+            seen.append((epoch, self.params["epochs"]))
 
     model = build_baseline(FAST)
     model.fit_callbacks = [Seen()]
     _fit(model, split, epochs=2)
-    assert Seen.epochs == [(0, 2), (1, 2)]
+    assert seen == [(0, 2), (1, 2)]

@@ -87,3 +87,10 @@ def test_missing_manifest_and_folder(tmp_path):
         results.load_study(tmp_path)
     with pytest.raises(BenchError, match=r"results folder does not exist"):
         results.load_study(tmp_path / "nope")
+
+
+def test_data_loading_time_is_the_manifests_not_copied_into_runs(smoke_study):
+    study = results.load_study(smoke_study)
+    assert study.manifest.data_load_s is not None and study.manifest.data_load_s > 0
+    for run in study.runs:
+        assert "data_load_s" not in run.timings.model_dump()
