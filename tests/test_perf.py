@@ -48,6 +48,23 @@ def test_perf_times_one_grid_stage_with_both_searches(tiny_perf):
         assert search.best_params[kind]["learning_rate"] in search.param_grid["learning_rate"]
 
 
+def test_perf_times_a_users_keras_model_and_the_cnn(cli, tmp_path):
+    (tmp_path / "mine.py").write_text(
+        "import keras\n\n\ndef build(params):\n    inputs = keras.Input((784,), dtype='uint8')\n"
+        "    x = keras.layers.Rescaling(1 / 255)(inputs)\n"
+        "    return keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Dense(32, activation='relu')(x)))\n")
+    done = cli("--quiet", "perf", "--models", f"mine={tmp_path / 'mine.py'}:build", "cnn", "--n-train", "300",
+               "--epochs", "1", "--n-seeds", "1", "--search-n-train", "0", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    result = read_record(tmp_path / "out" / "perf.json", PerfResult)
+    mine, cnn = result.models
+    assert (mine.model, mine.params, mine.n_images) == ("mine", 784 * 32 + 32 + 32 * 10 + 10, 300)
+    assert mine.flops_per_epoch == 3 * 2 * (784 * 32 + 32 * 10) * 300
+    assert cnn.params == 242_602 and cnn.fast.compile_options == {"steps_per_execution": 1, "jit_compile": False,
+                                                                  "epoch_loop": True}
+    assert result.search is None
+
+
 def test_perf_prints_its_table(tiny_perf):
     out, stdout = tiny_perf
     result = read_record(out / "perf.json", PerfResult)
