@@ -44,14 +44,6 @@ class Choice:
         return None if value in self.options else f"must be one of {', '.join(map(str, self.options))}"
 
 
-@dataclass(frozen=True)
-class Anything:
-    """A parameter the model's own builder checks (a user's factory, say)."""
-
-    def check(self, value: Any) -> str | None:
-        return None
-
-
 def check_params(where: str, params: Mapping[str, Any], constraints: Mapping[str, Any], strict: bool = True) -> None:
     """Every value meets its constraint; with ``strict``, every name is known."""
     for name, value in params.items():

@@ -21,9 +21,10 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.models import ModelSetup, ModelSpec
-from bench.models.params import Anything, PositiveInt
+from bench.models.params import PositiveInt
 
 ENTRY_POINT_GROUP = "fmbench.models"
+# Fit settings are checked; any other parameter is the factory's to judge (checks are not strict).
 USER_CONSTRAINTS = {"epochs": PositiveInt(), "batch_size": PositiveInt()}
 
 
@@ -58,14 +59,7 @@ def spec(name: str, target: str, builtins: dict[str, ModelSpec], where: str) -> 
                          fix="install it, or give a file path (path/to/file.py:function)")
     return ModelSpec(name=name, kind="keras", factory=target, build=_unloaded(target),
                      defaults=lambda p: {"epochs": p.baseline_epochs, "batch_size": p.batch_size},
-                     constraints=_Open(USER_CONSTRAINTS), source_sha256=digest, user=True)
-
-
-class _Open(dict):
-    """Known fit settings are checked; any other parameter is the factory's to judge."""
-
-    def get(self, key, default=None):
-        return super().get(key, Anything())
+                     constraints=USER_CONSTRAINTS, source_sha256=digest, user=True)
 
 
 def _find(module: str):
@@ -170,7 +164,7 @@ def model_kind(built, where: str) -> str:
     import keras
 
     if isinstance(built, keras.Model):
-        outputs = built.outputs if getattr(built, "_functional", None) or hasattr(built, "outputs") else None
+        outputs = getattr(built, "outputs", None)
         shape = tuple(outputs[0].shape) if outputs else None
         if shape is not None and (len(outputs) != 1 or shape[-1] != 10):
             raise BenchError(f"{where}: the model's output has shape {shape}, not 10 classes",

@@ -207,8 +207,8 @@ def _tune(ctx: RunContext, setup: ModelSetup, seed: int) -> Tuning:
     ctx.progress.say(f"tuning {setup.name} on {len(split.y_train)} training images, seed {seed}, "
                      f"{p.cv_folds}-fold CV")
     training.seed_everything(seed)
-    x = split.x_train if setup.spec.kind == "keras" else estimator.features(split.x_train)
-    x = training.reshape(x, setup.spec.input_shape) if setup.spec.kind == "keras" else x
+    keras_model = setup.spec.kind == "keras"
+    x = training.reshape(split.x_train, setup.spec.input_shape) if keras_model else estimator.features(split.x_train)
     return tune(setup, x, split.y_train, p, seed, ctx.progress, options_for(ctx.config, setup))
 
 

@@ -126,8 +126,8 @@ def measure_model(setup: ModelSetup, dataset: data_mod.Dataset, config: PerfConf
     x, y = data_mod.stratified_subset(dataset.x_train, dataset.y_train, config.n_train, 0)
     x = training.reshape(x, setup.spec.input_shape)
     x_test = training.reshape(dataset.x_test, setup.spec.input_shape)
-    _, float_input = plain_model(setup)
     # The reference's preprocessing, for models written as the post writes them (float32 input).
+    float_input = setup.spec.reference is not None
     plain_x, plain_test = (x.astype(np.float32) / 255, x_test.astype(np.float32) / 255) if float_input else (x, x_test)
     plain, n_params = _time_path(lambda: plain_model(setup)[0], seed_as_reference, plain_x, y,
                                  (plain_test, dataset.y_test), config, f"{setup.name} plain", progress)
