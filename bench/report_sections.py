@@ -14,7 +14,7 @@ import numpy as np
 
 from bench import figures
 from bench.analysis.stats import metric_values, summarize
-from bench.results import Environment, ImageSet, Manifest, Stage, Study
+from bench.results import Environment, ImageSet, Manifest, RunResult, Stage, Study
 
 if TYPE_CHECKING:
     from bench.report import Group
@@ -84,6 +84,11 @@ def _environments(groups: list[Group], manifests: list[Manifest]) -> list[Enviro
     return list({json.dumps(e.model_dump(), sort_keys=True): e for e in records}.values())
 
 
+def _minute(timestamp: str) -> str:
+    """An ISO timestamp to the minute, as readers write it: "2026-11-30 08:56"."""
+    return timestamp[:16].replace("T", " ")
+
+
 def meta(manifests: list[Manifest], groups: list[Group]) -> list[tuple[str, str]]:
     """The title block: study, profile, dates, seeds, machines and software."""
     environments = _environments(groups, manifests)
@@ -94,8 +99,7 @@ def meta(manifests: list[Manifest], groups: list[Group]) -> list[tuple[str, str]
     seeds = sorted({r.seed for g in groups for r in g.runs})
     rows = [("Study", ", ".join(m.study for m in manifests)),
             ("Profile", ", ".join(dict.fromkeys(m.profile for m in manifests))),
-            ("Date", ", ".join(f"{m.started[:16].replace('T', ' ')} to {m.finished[:16].replace('T', ' ')} UTC"
-                               for m in manifests)),
+            ("Date", ", ".join(f"{_minute(m.started)} to {_minute(m.finished)} UTC" for m in manifests)),
             ("Seeds", f"{len(seeds)} ({', '.join(map(str, seeds))})"),
             ("Models", ", ".join(g.label for g in groups)),
             ("Machine", "; ".join(dict.fromkeys(machines))),
@@ -293,25 +297,71 @@ def seeds(groups: list[Group]) -> dict | None:
     return {"columns": SEED_COLUMNS, "rows": rows, "figure": strip}
 
 
+SPEED_COLUMNS = ("epoch_s", "fit_s", "images_per_s")
+DEFAULT_THREADS = "TensorFlow's default"
+
+
+def _speed_texts(runs: list[RunResult]) -> list[str]:
+    """Mean time per epoch, fit time and inference speed over ok runs; "—" where no run has one (an
+    estimator has no epochs)."""
+    return [format_metric(m, summarize(values).mean) if (values := metric_values(runs, m)) else "—"
+            for m in SPEED_COLUMNS]
+
+
 def timing(groups: list[Group], manifests: list[Manifest]) -> dict | None:
-    """Training and inference times per model, per-epoch times, and tuning time per stage."""
-    models = []
-    for group in groups:
-        runs = group.ok_runs
-        if runs:
-            models.append({"label": group.label, "n": len(runs), "cells": [
-                format_metric(m, summarize(values).mean) if (values := metric_values(runs, m)) else "—"
-                for m in ("epoch_s", "fit_s", "images_per_s")]
-                + [f"{np.mean([r.timings.inference_s for r in runs]):.2f} s"]})
+    """Training and inference times per model (and per host or worker where runs were spread), per-epoch
+    times, tuning time per stage, and each study's wall time, threads and sessions."""
+    models = [{"label": g.label, "n": len(g.ok_runs), "cells": [
+        *_speed_texts(g.ok_runs), f"{np.mean([r.timings.inference_s for r in g.ok_runs]):.2f} s"]}
+        for g in groups if g.ok_runs]
     per_epoch = {g.label: _mean_epoch_seconds(g) for g in groups if g.ok_runs and all(r.history for r in g.ok_runs)}
     stages = [{"study": m.study, "seed": t.seed, "index": s.index, "name": s.name,
                "candidates": len(_final_candidates(s.cv_results)), "folds": s.n_folds, "wall": f"{s.wall_s:.1f} s"}
               for m in manifests for t in m.tuning for s in t.stages]
-    studies = [{"study": m.study, "wall": f"{m.wall_s:.1f} s", "estimate": f"{m.estimate_s:.0f} s",
-                "tuning": f"{sum(t.wall_s for t in m.tuning):.1f} s" if m.tuning else "—"} for m in manifests]
+    studies = [{"study": m.study, "wall": format_metric("wall_s", m.wall_s), "estimate": f"{m.estimate_s:.0f} s",
+                "tuning": format_metric("wall_s", sum(t.wall_s for t in m.tuning)) if m.tuning else "—",
+                "threads": DEFAULT_THREADS if m.threads_per_run is None else str(m.threads_per_run)}
+               for m in manifests]
     if not models and not stages:
         return None
-    return {"models": models, "figure": figures.epoch_times(per_epoch), "stages": stages, "studies": studies}
+    return {"models": models, "figure": figures.epoch_times(per_epoch), "stages": stages, "studies": studies,
+            "places": speed_by_place(groups), "sessions": sessions(manifests)}
+
+
+def spread_over(runs: list[RunResult]) -> str | None:
+    """"host" when runs ran on several machines, "worker" when on several workers of one machine, None
+    when all ran in one place. An unrecorded place (a migrated file) is not evidence of another one."""
+    for attribute in ("host", "worker"):
+        if len({getattr(r, attribute) for r in runs} - {None}) > 1:
+            return attribute
+    return None
+
+
+def speed_by_place(groups: list[Group]) -> list[dict]:
+    """Per study spread over hosts or workers: each model's speed in each place. Rows are per model as
+    well, because one place running more of a slower model would otherwise look slower itself."""
+    tables = []
+    for study in dict.fromkeys(g.study for g in groups):
+        scored = [g for g in groups if g.study == study and g.ok_runs]
+        attribute = spread_over([r for g in scored for r in g.ok_runs])
+        if attribute is None:
+            continue
+        rows = []
+        for group in scored:
+            for place in dict.fromkeys(getattr(r, attribute) for r in group.ok_runs):
+                runs = [r for r in group.ok_runs if getattr(r, attribute) == place]
+                rows.append({"label": group.label, "place": _env_text(place), "n": len(runs),
+                             "cells": _speed_texts(runs)})
+        tables.append({"study": study, "by": attribute, "rows": rows})
+    return tables
+
+
+def sessions(manifests: list[Manifest]) -> list[dict]:
+    """Every ``fmbench run`` of a study that took more than one (a resumed study), in order; a study run
+    in one go says no more than its wall time already does."""
+    return [{"study": m.study, "started": _minute(s.started), "executor": s.executor,
+             "wall": format_metric("wall_s", s.wall_s), "run": s.units_run, "skipped": s.units_skipped}
+            for m in manifests if len(m.sessions) > 1 for s in m.sessions]
 
 
 def _mean_epoch_seconds(group: Group) -> list[float]:

@@ -19,6 +19,7 @@ from bench.analysis.stats import summarize
 from bench.errors import BenchError
 from bench.render import default_out, render_html, render_pdf
 from bench.report import SECTIONS, build_report, tuning_sentence
+from bench.report_sections import format_metric
 
 INJECTED = "<script>alert(1)</script>"
 
@@ -265,6 +266,46 @@ def test_a_search_repeated_per_seed_lists_every_seeds_best_parameters(smoke_stud
     assert "successive halving (scikit-learn HalvingGridSearchCV)" in html
     assert "the stages below are those of seed 0" in html
     assert len(report.timing["stages"]) == 2 * len(search["stages"])
+
+
+def test_a_study_on_two_hosts_shows_speed_per_host_threads_and_sessions_escaped(smoke_study, tmp_path):
+    def spread(run):
+        return {**run, "host": "<b>alpha</b>" if run["seed"] == 0 else "beta", "worker": "tcp://10.0.0.9:4000"}
+
+    def resumed(manifest):
+        first = manifest["sessions"][0]
+        again = {**first, "executor": "<i>tcp://sched:8786</i>", "units_run": 4, "units_skipped": 8}
+        return {**manifest, "threads_per_run": 3, "sessions": [first, again]}
+
+    folder = copy_study(smoke_study, tmp_path / "study", resumed, spread)
+    html = render_html(build_report([folder]))
+    assert "<h3>Speed per host</h3>" in html and "<b>" not in html and "<i>" not in html
+    fit = {run["seed"]: run["timings"]["fit_s"] for run in stored_runs(folder)["tuned"]}
+    alpha, beta = format_metric("fit_s", fit[0]), format_metric("fit_s", statistics.mean([fit[1], fit[2]]))
+    assert re.search(f"<tr><td>tuned</td><td>&lt;b&gt;alpha&lt;/b&gt;</td><td class=\"num\">1</td>"
+                     f"<td class=\"num\">[^<]+</td><td class=\"num\">{alpha}</td>", html)
+    assert re.search(f"<tr><td>tuned</td><td>beta</td><td class=\"num\">2</td>"
+                     f"<td class=\"num\">[^<]+</td><td class=\"num\">{beta}</td>", html)
+    assert "<h3>Sessions</h3>" in html and "&lt;i&gt;tcp://sched:8786&lt;/i&gt;" in html
+    assert '<td class="num">4</td><td class="num">8</td>' in html
+    assert '<td class="num">3</td></tr>' in html  # threads per run, last column of the whole-study row
+
+
+def test_a_study_on_two_workers_of_one_host_shows_speed_per_worker(smoke_study, tmp_path):
+    def spread(run):
+        return {**run, "host": "vm", "worker": f"tcp://127.0.0.1:{40431 + run['seed'] % 2}"}
+
+    html = render_html(build_report([copy_study(smoke_study, tmp_path / "study", edit_run=spread)]))
+    assert "<h3>Speed per worker</h3>" in html and "Speed per host" not in html
+    assert html.count("<td>tcp://127.0.0.1:40431</td><td class=\"num\">2</td>") == 2  # one row per model
+    assert html.count("<td>tcp://127.0.0.1:40432</td><td class=\"num\">1</td>") == 2
+
+
+def test_a_study_on_one_host_and_worker_shows_no_speed_per_place_nor_sessions(rendered):
+    report, html, _ = rendered
+    assert report.timing["places"] == [] and report.timing["sessions"] == []
+    assert "Speed per" not in html and "<h3>Sessions</h3>" not in html
+    assert "TensorFlow&#39;s default" in html
 
 
 @pytest.mark.parametrize(("make", "message"), [

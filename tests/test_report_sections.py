@@ -1,11 +1,15 @@
-"""Report sections built from records: grid-search stages (exhaustive and halving) and their charts."""
+"""Report sections built from records: grid-search stages (exhaustive and halving) and their charts; speed
+per host or worker, threads and sessions in the timing section."""
 
 from __future__ import annotations
+
+import statistics
 
 import pytest
 
 from bench import report_sections
-from bench.results import Stage
+from bench.report import load_groups
+from bench.results import Session, Stage
 
 
 def stage(param_grid: dict, params: list[dict], means: list[float], **extra) -> Stage:
@@ -63,3 +67,66 @@ def test_metric_text_has_units():
     assert report_sections.format_metric("fit_s", 12.345) == "12.35\u00a0s"
     assert report_sections.format_metric("images_per_s", 30787.1) == "30,787\u00a0images/s"
     assert report_sections.format_metric("test_loss", 0.45678) == "0.4568"
+
+
+def spread_groups(study, place):
+    """The committed study's groups, each run's host and worker set by ``place(run)``: (host, worker)."""
+    _, groups, _ = load_groups([study], strict=True)
+    for run in (r for g in groups for r in g.runs):
+        run.host, run.worker = place(run)
+    return groups
+
+
+def expected_speeds(runs) -> list[str]:
+    """Per epoch, fit and inference speed as the report should show them: plain means of the stored values."""
+    return [report_sections.format_metric(name, statistics.mean(value(r) for r in runs)) for name, value in
+            (("epoch_s", lambda r: r.timings.epoch_s_mean), ("fit_s", lambda r: r.timings.fit_s),
+             ("images_per_s", lambda r: r.timings.images_per_s))]
+
+
+def test_runs_on_two_hosts_get_a_row_per_model_and_host_with_their_means(smoke_study):
+    groups = spread_groups(smoke_study, lambda r: ("alpha" if r.seed == 0 else "beta", "tcp://10.0.0.1:4000"))
+    (table,) = report_sections.speed_by_place(groups)
+    assert table["by"] == "host" and table["study"] == groups[0].study
+    assert [(r["label"], r["place"], r["n"]) for r in table["rows"]] == [
+        ("baseline", "alpha", 1), ("baseline", "beta", 2), ("tuned", "alpha", 1), ("tuned", "beta", 2)]
+    baseline = groups[0].runs
+    assert table["rows"][0]["cells"] == expected_speeds(baseline[:1])
+    assert table["rows"][1]["cells"] == expected_speeds(baseline[1:])
+
+
+def test_two_workers_on_one_host_get_a_row_per_worker(smoke_study):
+    groups = spread_groups(smoke_study, lambda r: ("vm", f"tcp://127.0.0.1:{40431 + r.seed % 2}"))
+    (table,) = report_sections.speed_by_place(groups)
+    assert table["by"] == "worker"
+    assert [(r["place"], r["n"]) for r in table["rows"] if r["label"] == "tuned"] == [
+        ("tcp://127.0.0.1:40431", 2), ("tcp://127.0.0.1:40432", 1)]
+    tuned = groups[1].runs
+    assert table["rows"][2]["cells"] == expected_speeds([tuned[0], tuned[2]])
+
+
+@pytest.mark.parametrize("place", [lambda r: ("vm", "in-process"),
+                                   lambda r: ("vm", None if r.seed else "in-process"),  # migrated: not a place
+                                   lambda r: (None, None)])
+def test_runs_in_one_place_get_no_speed_per_place(smoke_study, place):
+    groups = spread_groups(smoke_study, place)
+    assert report_sections.speed_by_place(groups) == []
+    assert report_sections.timing(groups, [groups[0].manifest])["places"] == []
+
+
+def test_threads_and_sessions_show_only_what_a_study_recorded(smoke_study):
+    groups = spread_groups(smoke_study, lambda r: ("vm", "in-process"))
+    manifest = groups[0].manifest
+    (study,) = report_sections.timing(groups, [manifest])["studies"]
+    assert study["threads"] == "TensorFlow's default"
+    assert report_sections.sessions([manifest]) == []  # one session: the wall time says it all
+    first = manifest.sessions[0]
+    resumed = Session(executor="local cluster of 2 workers", started="2026-12-01T09:30:05+00:00",
+                      finished="2026-12-01T09:32:10+00:00", wall_s=125.0, units_run=4, units_skipped=8)
+    manifest = manifest.model_copy(update={"threads_per_run": 2, "sessions": [first, resumed]})
+    timing = report_sections.timing(groups, [manifest])
+    assert timing["studies"][0]["threads"] == "2"
+    assert timing["sessions"][1] == {"study": manifest.study, "started": "2026-12-01 09:30",
+                                     "executor": "local cluster of 2 workers", "wall": "125\u00a0s", "run": 4,
+                                     "skipped": 8}
+    assert [s["executor"] for s in timing["sessions"]] == ["in-process", "local cluster of 2 workers"]
