@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,10 @@ class Command:
 
     def check(self, args: argparse.Namespace) -> None:
         """Validate every argument and the whole configuration, before TensorFlow is imported."""
+
+    def threads(self, args: argparse.Namespace) -> int | None:
+        """TensorFlow's threads in this process (None: its default)."""
+        return None
 
     def run(self, args: argparse.Namespace) -> int:
         raise NotImplementedError
@@ -50,6 +55,12 @@ def model_names(given: list[str] | None, profile) -> list[str]:
     from bench.profiles import DEFAULT_MODELS
 
     return [*DEFAULT_MODELS, *(name for name, table in profile.models.items() if "factory" in table)]
+
+
+def _requests(args, setups) -> dict[str, str]:
+    """Each model's --models entry, so a worker elsewhere can set the same model up by itself."""
+    entries = {entry.partition("=")[0]: entry for entry in (args.models or [])}
+    return {setup.name: entries.get(setup.name, setup.name) for setup in setups}
 
 
 def _absolute(value):
@@ -97,12 +108,23 @@ class RunCommand(Command):
                                  "(default: the profile's)")
         parser.add_argument("--save-models", action="store_true",
                             help="keep each trained model (<model>-seed<N>.keras, Keras' format) beside its result")
+        parser.add_argument("--resume", action="store_true",
+                            help="finish the study already in --out (same command): skip what is done and valid")
+        parser.add_argument("--threads-per-run", type=int, default=None,
+                            help="TensorFlow threads per run, recorded in the study; results depend on it (default: "
+                                 "TensorFlow's own, one per core; with --workers N: cores / N)")
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument("--workers", type=int, default=None,
+                           help="run units on a local Dask cluster of N worker processes")
+        where.add_argument("--scheduler", default=None,
+                           help="run units on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
 
     def check(self, args):
         from bench import models, profiles
         from bench.data import check_folder, load_local
+        from bench.study.lock import StudyLock
         from bench.study.plan import StudyConfig
-        from bench.study.runner import check_out_folder
+        from bench.study.resume import check_out_folder
 
         overrides = {"baseline_epochs": args.epochs} if args.epochs is not None else {}
         if args.search is not None:
@@ -111,13 +133,21 @@ class RunCommand(Command):
         seeds = self._seeds(args)
         setups = models.resolve(model_names(args.models, profile), profile)
         out = args.out or Path(os.path.abspath(Path("results") / profile.name))
-        check_out_folder(out)
+        threads = self._threads(args)
         check_folder(args.data_dir)
         args.dataset = load_local(args.data_dir)  # a corrupt file is bad input too, found before TensorFlow
         args.study_config = StudyConfig(profile=profile, seeds=seeds, setups=setups,
                                         out=out, data_dir=args.data_dir, tune_per_seed=args.tune_per_seed,
                                         study=args.name, command=sys.argv[1:], save_models=args.save_models,
-                                        started_at=args.started_at)
+                                        started_at=args.started_at, requests=_requests(args, setups),
+                                        threads_per_run=threads, workers=args.workers, scheduler=args.scheduler,
+                                        resume=args.resume)
+        args.lock = StudyLock.acquire(out, warn=lambda line: print(line, file=sys.stderr))  # first: name the holder
+        try:
+            check_out_folder(out, args.resume)
+        except BenchError:
+            args.lock.release()
+            raise
 
     def run(self, args):
         from bench.models.user import finalize
@@ -125,11 +155,31 @@ class RunCommand(Command):
         from bench.study.runner import run_study
 
         config = args.study_config
-        config.setups = [finalize(setup) for setup in config.setups]  # imports and builds users' models once
-        _, failed = run_study(config, Progress(args.quiet), args.dataset)
+        try:
+            config.setups = [finalize(setup) for setup in config.setups]  # imports and builds users' models once
+            _, failed = run_study(config, Progress(args.quiet), args.dataset, args.lock)
+        finally:
+            args.lock.release()
         if failed:
             print(f"fmbench run: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1 if failed else 0
+
+    def threads(self, args):
+        """Runs in this process take the study's count; with a cluster they run elsewhere."""
+        config = args.study_config
+        return None if config.workers or config.scheduler else config.threads_per_run
+
+    @staticmethod
+    def _threads(args) -> int | None:
+        for flag, value in (("--workers", args.workers), ("--threads-per-run", args.threads_per_run)):
+            if value is not None and value < 1:
+                raise BenchError(f"{flag} must be at least 1", value=value)
+        if args.scheduler is not None and not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", args.scheduler):
+            raise BenchError("--scheduler must be a Dask scheduler address", value=args.scheduler,
+                             fix="give it as 'dask scheduler' prints it, e.g. tcp://10.0.0.5:8786")
+        if args.threads_per_run is None and args.workers:
+            return max(1, (os.cpu_count() or 1) // args.workers)  # workers share the cores, none oversubscribed
+        return args.threads_per_run
 
     @staticmethod
     def _seeds(args) -> list[int]:
@@ -361,24 +411,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with stderr closed at the file-descriptor level.
-
-    Its C++ start-up lines (oneDNN notice, CUDA probing) are printed before absl logging
-    starts and ignore TF_CPP_MIN_LOG_LEVEL; they would bury fmbench's own output.
-    """
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def main(argv: list[str] | None = None) -> int:
     started_at = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ chatter is not for users
@@ -387,8 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         absolute_paths(args)
         args.handler.check(args)
-        if args.handler.needs_tensorflow and not args.debug:
-            import_tensorflow_quietly()
+        if args.handler.needs_tensorflow:
+            from bench import tfruntime
+
+            tfruntime.start(args.handler.threads(args))
         return args.handler.run(args)
     except BenchError as exc:
         if args.debug:

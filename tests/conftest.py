@@ -25,10 +25,33 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "fashion-mnist"
 STUDIES = ROOT / "tests" / "data" / "studies"
 
 # Fixtures that train models (directly or through `fmbench run` / `fmbench perf`).
-TRAINING_FIXTURES = {"trained_smoke_study", "trained_other_study", "tiny_perf", "saved_study", "resumable"}
+TRAINING_FIXTURES = {"trained_smoke_study", "trained_other_study", "tiny_perf", "saved_study", "uninterrupted"}
 # Calls in a test's own source that train: the CLI's run/perf, or the harness's training functions.
-TRAINING_CALLS = re.compile(r"""cli\([^)]*["'](run|perf)["']|\b(train_one|run_study|run_perf|measure_model|"""
-                            r"""measure_search|tune|fit_in_epochs|_fit|\.fit)\(""")
+TRAINING_CALLS = re.compile(r"""cli\([^)]*["'](run|perf)["']|\b(train_unit|execute|run_study|run_perf|measure_model|"""
+                            r"""measure_search|tune|fit_in_epochs|_fit|\.fit|start_fmbench)\(""")
+
+
+class LocalUnits:
+    """Units of one study run in this process, as the in-process executor runs them."""
+
+    def __init__(self, config, dataset):
+        from bench.progress import Progress
+        from bench.study import runner, units
+
+        self.config, self.dataset, self.progress = config, dataset, Progress(quiet=True)
+        self.env = runner.unit_env(config, dataset)
+        units.install(self.env, dataset, config.setups)
+
+    def train_unit(self, setup, seed: int, params: dict):
+        from bench.study import units
+
+        return units.execute(units.RunUnit(setup.name, seed, dict(params)), self.env, self.progress)
+
+
+@pytest.fixture(scope="session")
+def local_units():
+    """Make a ``LocalUnits`` for a study configuration and its data."""
+    return LocalUnits
 
 
 def data_folder() -> Path:

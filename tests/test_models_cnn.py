@@ -53,20 +53,18 @@ def test_registered_per_profile_and_tuned_only_where_it_has_grids():
         "epochs"] == 20
 
 
-def test_a_smoke_cnn_trains_past_chance_and_repeats_exactly(data_dir):
+def test_a_smoke_cnn_trains_past_chance_and_repeats_exactly(data_dir, local_units):
     from pathlib import Path
 
-    from bench import data, environment
-    from bench.progress import Progress
-    from bench.study import runner
+    from bench import data
     from bench.study.plan import StudyConfig
 
     profile = profiles.resolve("smoke")
     (setup,) = models.resolve(["cnn"], profile)
     config = StudyConfig(profile=profile, seeds=[0], setups=[setup], out=Path("unused"))
-    context = runner.RunContext(config, data.load_dataset(data_dir), environment.collect(), Progress(quiet=True))
-    first = runner.train_one(context, setup, 0, setup.params)
-    second = runner.train_one(context, setup, 0, setup.params)
+    context = local_units(config, data.load_dataset(data_dir))
+    first = context.train_unit(setup, 0, setup.params)
+    second = context.train_unit(setup, 0, setup.params)
     assert first.status == "ok", first.error
     assert first.metrics.test.accuracy > 0.6  # batch norm momentum 0.99 gave 10 % here
     assert first.metrics == second.metrics and first.predictions == second.predictions

@@ -9,19 +9,17 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from bench import data, environment, models, profiles
-from bench.progress import Progress
-from bench.study import runner
+from bench import data, models, profiles
 from bench.study.plan import StudyConfig
 from bench.train import tuning
 
 
 @pytest.fixture(scope="module")
-def context(data_dir):
+def context(data_dir, local_units):
     profile = dataclasses.replace(profiles.resolve("smoke"), n_train=1500, n_test=500, baseline_epochs=2)
     config = StudyConfig(profile=profile, seeds=[0], setups=models.resolve(["baseline", "tuned"], profile),
                          out=Path("unused"))
-    return runner.RunContext(config, data.load_dataset(data_dir), environment.collect(), Progress(quiet=True))
+    return local_units(config, data.load_dataset(data_dir))
 
 
 def _numbers(result):
@@ -30,19 +28,19 @@ def _numbers(result):
 
 def test_same_seed_twice_gives_identical_results(context):
     baseline = context.config.setups[0]
-    first = runner.train_one(context, baseline, 7, baseline.params)
-    second = runner.train_one(context, baseline, 7, baseline.params)
+    first = context.train_unit(baseline, 7, baseline.params)
+    second = context.train_unit(baseline, 7, baseline.params)
     assert first.status == "ok"
     assert _numbers(first) == _numbers(second)
-    other = runner.train_one(context, baseline, 8, baseline.params)
+    other = context.train_unit(baseline, 8, baseline.params)
     assert other.metrics.test.accuracy != first.metrics.test.accuracy or other.history != first.history
 
 
 def test_tuned_model_is_deterministic_too(context):
     params = dict(profiles.TUNED_DEFAULTS, epochs=1, dropout=0.2)
     tuned = context.config.setups[1]
-    first = runner.train_one(context, tuned, 3, params)
-    second = runner.train_one(context, tuned, 3, params)
+    first = context.train_unit(tuned, 3, params)
+    second = context.train_unit(tuned, 3, params)
     assert _numbers(first) == _numbers(second)
 
 
@@ -60,7 +58,7 @@ def test_grid_stage_is_deterministic(context):
 
 def test_run_record_is_consistent_with_its_predictions(context):
     baseline = context.config.setups[0]
-    result = runner.train_one(context, baseline, 0, baseline.params)
+    result = context.train_unit(baseline, 0, baseline.params)
     m, preds = result.metrics, result.predictions
     assert result.gaps.train_minus_test == pytest.approx(m.train.accuracy - m.test.accuracy)
     truth, predicted = np.array(preds.true), np.array(preds.predicted)

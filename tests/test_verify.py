@@ -157,13 +157,13 @@ def test_a_schema_1_file_migrates_and_still_verifies_its_numbers(smoke_study, tm
     def to_schema_1(run):
         run["schema_version"] = 1
         run["timings"]["data_load_s"] = 1.5
-        for name in ("split", "saved_model"):
+        for name in ("split", "saved_model", "host", "worker"):
             run.pop(name, None)
         run["data"].pop("test_labels_sha256")
 
     def manifest_to_schema_1(manifest):
         manifest["schema_version"] = 1
-        for name in ("data_load_s", "test_labels_sha256"):
+        for name in ("data_load_s", "test_labels_sha256", "threads_per_run", "tune_per_seed", "sessions"):
             manifest.pop(name)
 
     folder = edit_copy(smoke_study, tmp_path / "study", to_schema_1)
@@ -172,8 +172,10 @@ def test_a_schema_1_file_migrates_and_still_verifies_its_numbers(smoke_study, tm
         shutil.rmtree(folder)
         (tmp_path / "next").rename(folder)
     run = results.read_record(folder / TAMPERED, results.RunResult)
-    assert run.schema_version == 2 and run.split is None and run.data.test_labels_sha256 is None
-    assert results.load_study(folder).problems == []
+    assert run.schema_version == results.SCHEMA_VERSION and run.split is None and run.data.test_labels_sha256 is None
+    assert (run.host, run.worker) == (run.environment.hostname, None)  # recorded in its environment; the worker not
+    study = results.load_study(folder)
+    assert study.problems == [] and study.manifest.sessions == [] and study.manifest.threads_per_run is None
     edit_copy(folder, tmp_path / "worse", set_test_accuracy)
     with pytest.raises(BenchError, match=r"metrics\.test\.accuracy"):
         results.load_study(tmp_path / "worse")

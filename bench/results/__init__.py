@@ -22,6 +22,7 @@ from bench.results.schema import (
     RunResult,
     SavedModel,
     SearchPerf,
+    Session,
     SplitMetrics,
     SplitRecord,
     Stage,
@@ -42,7 +43,7 @@ from bench.results.verify import Contradiction, verify_run
 __all__ = [
     "MANIFEST_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Contradiction", "DataRecord", "Environment", "Gaps",
     "History", "ImageSet", "Layer", "Manifest", "Metrics", "ModelPerf", "PathTiming", "PerClass", "PerfResult",
-    "Predictions", "Record", "RunResult", "SavedModel", "SearchPerf", "SplitMetrics", "SplitRecord", "Stage",
+    "Predictions", "Record", "RunResult", "SavedModel", "SearchPerf", "Session", "SplitMetrics", "SplitRecord", "Stage",
     "Study", "Timings", "Tuning", "load_study", "migrate", "read_record", "save", "to_jsonable",
     "verify_run", "write_bytes_atomic", "write_json_atomic",
 ]

@@ -27,7 +27,19 @@ def _v1_to_v2(payload: dict) -> dict:
     return payload
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
+def _v2_to_v3(payload: dict) -> dict:
+    """Schema 3 names each run's host; a schema-2 run recorded it in its environment. Its worker and
+    the study's thread count were not recorded: they stay unknown (None)."""
+    payload = dict(payload, schema_version=3)
+    environment = payload.get("environment")
+    if payload.get("kind") == "run" and isinstance(environment, dict) and "host" not in payload:
+        payload["host"] = environment.get("hostname")
+    if payload.get("kind") == "manifest" and "--tune-per-seed" in (payload.get("command") or []):
+        payload["tune_per_seed"] = True
+    return payload
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(payload: dict, path: Path) -> dict:

@@ -15,7 +15,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
 # 2: split record, test-label digest, saved-model record; data_load_s moved to the manifest.
-SCHEMA_VERSION = 2
+# 3: runs name the host and worker that ran them; the manifest records threads per run, tuning per
+#    seed and each session (executor, skipped units) of a resumable study.
+SCHEMA_VERSION = 3
 MANIFEST_NAME = "study.json"
 
 
@@ -182,6 +184,8 @@ class RunResult(Record):
     split: SplitRecord | None = None  # None only in files migrated from schema 1
     saved_model: SavedModel | None = None
     environment: Environment
+    host: str | None = None  # the machine that ran it (None: migrated from a file that did not say)
+    worker: str | None = None  # "in-process", or the Dask worker's address
     started: str
     finished: str
 
@@ -225,6 +229,17 @@ class Tuning(Record):
     wall_s: float
 
 
+class Session(Record):
+    """One ``fmbench run`` invocation on the study: a study resumed twice has three."""
+
+    executor: str  # "in-process", "local cluster of N workers", or the scheduler's address
+    started: str
+    finished: str
+    wall_s: float
+    units_run: int
+    units_skipped: int  # found complete on disk (--resume)
+
+
 class Manifest(Record):
     schema_version: int = SCHEMA_VERSION
     kind: Literal["manifest"] = "manifest"
@@ -250,6 +265,9 @@ class Manifest(Record):
     # Per model: kind, factory, source digest, parameters, stages, grids and the model it is compared
     # with (bench.models.ModelSetup.record); empty in files migrated from schema 1.
     model_specs: dict[str, dict[str, Any]] = {}
+    threads_per_run: int | None = None  # TensorFlow's threads in each run (None: TensorFlow's default)
+    tune_per_seed: bool = False
+    sessions: list[Session] = []  # empty in files migrated from schema 2
 
 
 

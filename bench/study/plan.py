@@ -28,7 +28,6 @@ SECONDS_PER_FIT = 0.8  # build, trace, score the held-out fold: smoke fits of 1,
 SECONDS_PER_RUN = 0.5  # a run's own bookkeeping: mistakes, per-class scores, writing its file
 SECONDS_PER_XLA_COMPILE = 0.6  # quick stage 1: 2.83 s at 5 epochs, 4.49 s at 10 -> 1.17 s fixed per fit
 INFERENCE_SHARE = 1 / 3  # a forward pass is about a third of a training step
-HALVING_PARALLEL_SPEEDUP = 1.9  # the halving search's fold workers on two cores
 
 
 @dataclass
@@ -44,6 +43,19 @@ class StudyConfig:
     options: CompileOptions | None = None  # None: each model's own fast-path options
     save_models: bool = False
     started_at: float | None = None  # time.perf_counter() at process start: wall time includes start-up
+    requests: dict[str, str] = field(default_factory=dict)  # model -> its --models entry (default: its name)
+    threads_per_run: int | None = None  # TensorFlow's threads in every run (None: its default)
+    workers: int | None = None  # --workers: a local Dask cluster of this many processes
+    scheduler: str | None = None  # --scheduler: an existing Dask cluster's address
+    resume: bool = False
+
+    @property
+    def parallel_workers(self) -> int:
+        """How many units run at once, as far as the plan knows (an existing cluster counts as one)."""
+        return self.workers or 1
+
+    def request(self, name: str) -> str:
+        return self.requests.get(name, name)
 
     @property
     def name(self) -> str:
@@ -61,6 +73,7 @@ class Plan:
     fits: int
     epochs: int
     estimate_s: float
+    costs: dict[str, ModelCost] = field(default_factory=dict)
 
     def describe(self, config: StudyConfig) -> str:
         return (f"{config.name}: profile {config.profile.name}, {len(config.seeds)} seed(s) {config.seeds} x "
@@ -137,22 +150,29 @@ def stage_cost(setup: ModelSetup, p: Profile, names: tuple[str, ...], fold_n: in
         fits += kept * p.cv_folds
         epochs += round(kept * p.cv_folds * fmean(f.epochs for f in each)) if setup.spec.kind == "keras" else 0
         seconds += kept * p.cv_folds * fmean(f.seconds() for f in each)
-    if p.search == "halving":
-        seconds /= HALVING_PARALLEL_SPEEDUP
     return fits, epochs, seconds
 
 
-def tuning_cost(setup: ModelSetup, p: Profile, n_fit: int) -> tuple[int, int, float, dict]:
-    """Fits, epochs, seconds of one staged search, and the parameters it is assumed to end with."""
+def tuning_cost(setup: ModelSetup, p: Profile, n_fit: int) -> tuple[int, int, list[float], dict]:
+    """Fits, epochs, seconds per stage of one staged search, and the parameters it is assumed to end with."""
     fold_n = int(n_fit * (p.cv_folds - 1) / p.cv_folds)
     params = dict(setup.params)
     fits = epochs = 0
-    seconds = 0.0
+    seconds = []
     for _, names in setup.stages:
         stage = stage_cost(setup, p, names, fold_n, params)
-        fits, epochs, seconds = fits + stage[0], epochs + stage[1], seconds + stage[2]
+        fits, epochs = fits + stage[0], epochs + stage[1]
+        seconds.append(stage[2])
         params.update({name: assumed_winner(setup, name, setup.grids[name]) for name in names})
     return fits, epochs, seconds, params
+
+
+@dataclass
+class ModelCost:
+    """One model's estimated seconds: each run, and each stage of one search (empty if untuned)."""
+
+    run_s: float
+    stage_s: list[float]
 
 
 def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
@@ -162,17 +182,82 @@ def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
     n_fit = int(n_pool * (1 - p.validation_fraction))
     n_val, n_test = n_pool - n_fit, p.n_test or 10000
     seeds = len(config.seeds)
-    fits, epochs, seconds, searches = seeds * len(config.setups), 0, START_UP_S, 0
+    fits, epochs, searches, costs = seeds * len(config.setups), 0, 0, {}
     for setup in config.setups:
-        params = setup.params
+        params, stage_s = setup.params, []
         if setup.tuned:
             per_study = seeds if config.tune_per_seed else 1
             searches = max(searches, per_study)
-            search_fits, search_epochs, search_seconds, params = tuning_cost(setup, p, n_fit)
+            search_fits, search_epochs, stage_s, params = tuning_cost(setup, p, n_fit)
             fits, epochs = fits + per_study * search_fits, epochs + per_study * search_epochs
-            seconds += per_study * search_seconds
         fit = fit_of(setup, params, n_fit)
         epochs += round(fit.epochs) * seeds if setup.spec.kind == "keras" else 0
-        seconds += seeds * run_seconds(fit, n_val, n_test)
+        costs[setup.name] = ModelCost(run_seconds(fit, n_val, n_test), stage_s)
     return Plan(runs=seeds * len(config.setups), tuning_searches=searches, fits=fits, epochs=epochs,
-                estimate_s=seconds)
+                estimate_s=START_UP_S + _parallel_seconds(config, costs), costs=costs)
+
+
+def _parallel_seconds(config: StudyConfig, costs: dict[str, ModelCost]) -> float:
+    """Work spread over the workers, but never less than the longest chain: a search's stages one after
+    another (a stage's fits spread over every worker), then one run of its tuned model."""
+    workers, seeds = config.parallel_workers, len(config.seeds)
+    searches = seeds if config.tune_per_seed else 1
+    total = sum(seeds * c.run_s + searches * sum(c.stage_s) for c in costs.values())
+    chain = max((sum(c.stage_s) / workers + c.run_s for c in costs.values()), default=0.0)
+    return max(total / workers, chain)
+
+
+def tune_seed(config: StudyConfig, seed: int) -> int:
+    """The seed a model's search for ``seed`` runs with: the study's first seed, or its own."""
+    return seed if config.tune_per_seed else config.seeds[0]
+
+
+class StudyGraph:
+    """The study as units and what each waits for: a model without tuning runs every seed at once; a
+    search runs its stages one after another; a tuned model's runs wait for their search."""
+
+    def __init__(self, config: StudyConfig, costs: dict[str, ModelCost], done):
+        self.config, self.costs, self.done = config, costs, done
+        self.setups = {setup.name: setup for setup in config.setups}
+
+    def searches(self) -> list[tuple[str, int]]:
+        """(model, seed) of every search the study runs."""
+        seeds = self.config.seeds if self.config.tune_per_seed else self.config.seeds[:1]
+        return [(s.name, seed) for s in self.config.setups if s.tuned for seed in seeds]
+
+    def run_order(self) -> list[str]:
+        """Run files in the order a report lists them: seed by seed, models in the study's order."""
+        return [f"{name}-seed{seed}.json" for seed in self.config.seeds for name in self.setups]
+
+    def first_units(self) -> list:
+        """What can start now: the next stage of each unfinished search (first: they are the longest
+        chain), then every run whose parameters are known, seed by seed."""
+        stages = [self.next_stage(key, self.done.stages.get(key, [])) for key in self.searches()
+                  if key not in self.done.tunings]
+        runs = [self._run(name, seed, dict(self.setups[name].params)) for seed in self.config.seeds
+                for name in self.setups if not self.setups[name].tuned]
+        for key, tuning in self.done.tunings.items():
+            runs += self.runs_after(key, tuning.best_params)
+        return [*stages, *[run for run in runs if run.file_name not in self.done.runs]]
+
+    def next_stage(self, key: tuple[str, int], finished: list):
+        from bench.study.units import StageUnit
+
+        setup = self.setups[key[0]]
+        fixed = dict(setup.params)
+        for stage in finished:
+            fixed.update(stage.best_params)
+        index = len(finished)
+        return StageUnit(key[0], key[1], index, fixed, self.costs[key[0]].stage_s[index])
+
+    def runs_after(self, key: tuple[str, int], params: dict | None, error: str | None = None) -> list:
+        """A finished (or failed) search's runs: every seed, or with --tune-per-seed its own seed only."""
+        name, tune_seed = key
+        seeds = [tune_seed] if self.config.tune_per_seed else self.config.seeds
+        runs = [self._run(name, seed, dict(params or {}), error) for seed in seeds]
+        return [run for run in runs if run.file_name not in self.done.runs]
+
+    def _run(self, name: str, seed: int, params: dict, error: str | None = None):
+        from bench.study.units import RunUnit
+
+        return RunUnit(name, seed, params, self.costs[name].run_s, error)

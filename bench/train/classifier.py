@@ -8,25 +8,7 @@ categories to 0..9 keeps every label its own, in every fit.
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
-
-from bench.train.tuning import WORKER_THREADS_ENV
-
-if "tensorflow" not in sys.modules:  # a fresh grid-search worker: keep TensorFlow's start-up chatter off stderr
-    from bench.cli import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    if os.environ.get(WORKER_THREADS_ENV):
-        import tensorflow as tf
-
-        # Workers share the cores: each takes its share of threads rather than all of them
-        # (measured on 2 cores: a halving stage 45 s instead of 57 s).
-        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ[WORKER_THREADS_ENV]))
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-
 from scikeras.utils.transformers import ClassifierLabelEncoder
 from scikeras.wrappers import KerasClassifier
 

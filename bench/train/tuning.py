@@ -9,14 +9,17 @@ Two searches: "exhaustive" is the reference's GridSearchCV (every candidate, eve
 all the data, one fit after another). "halving" is scikit-learn's successive halving
 over training samples (HalvingGridSearchCV, factor 3): every candidate is scored on a
 small sample, the best third goes on to three times the data, until the last round
-uses all of it; its folds run in parallel worker processes. Its ``cv_results_`` add
-``iter`` and ``n_resources``; its best score comes from the full-data round.
+uses all of it. Its ``cv_results_`` add ``iter`` and ``n_resources``; its best score comes from the
+full-data round.
+
+Either search fits one candidate and fold after another in this process, or, on a Dask cluster
+(``parallel``), hands its candidates x folds to the cluster through joblib's Dask backend. Each
+fit is seeded by the search's seed, so the order fits run in does not change any score.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import time
 from typing import Any
 
@@ -26,7 +29,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from bench.models import FAST, FIT_PARAMS, CompileOptions, ModelSetup
 from bench.profiles import Profile
 from bench.progress import Progress, epoch_callback
-from bench.results import Stage, Tuning, to_jsonable
+from bench.results import Stage, to_jsonable
 
 PREDICT_BATCH = 1000  # scoring a fold: predictions do not depend on the batch size, the time does
 
@@ -42,7 +45,7 @@ def plain_name(param: str) -> str:
 
 def build_from_spec(name: str, factory: str, user: bool, options: CompileOptions, **params):
     """scikeras' ``model`` for a registered or user model. Bound with functools.partial, which scikeras
-    accepts and pickles by name, so the halving search's worker processes can build it too."""
+    accepts and pickles by name, so a cluster's workers can build it too."""
     from bench.models import builtins
     from bench.models.keras_base import prepare
     from bench.models.user import load_factory
@@ -78,19 +81,14 @@ def cv_results_record(cv_results: dict[str, Any]) -> dict[str, list]:
 
 
 HALVING_FACTOR = 3
-WORKER_THREADS_ENV = "FMBENCH_WORKER_THREADS"  # TensorFlow threads per grid-search worker (bench.train.classifier)
 
 
-def parallel_workers(n_folds: int) -> int:
-    """Worker processes for the halving search's fits: one per fold, at most one per core."""
-    return max(1, min(n_folds, os.cpu_count() or 1))
-
-
-def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed: int):
-    """GridSearchCV ("exhaustive") or HalvingGridSearchCV over samples ("halving"), same folds and scoring."""
+def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed: int, parallel: bool = False):
+    """GridSearchCV ("exhaustive") or HalvingGridSearchCV over samples ("halving"), same folds and scoring;
+    ``parallel``: every fit goes to the active joblib backend (fmbench sets Dask's)."""
     # return_train_score off for both (HalvingGridSearchCV defaults it on): the same record, no extra scoring.
     common = dict(scoring="accuracy", refit=False, error_score="raise", return_train_score=False,
-                  cv=StratifiedKFold(n_folds, shuffle=True, random_state=seed))
+                  cv=StratifiedKFold(n_folds, shuffle=True, random_state=seed), n_jobs=-1 if parallel else None)
     if kind == "exhaustive":
         return GridSearchCV(estimator, grid, **common)
     if kind != "halving":
@@ -98,38 +96,37 @@ def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed:
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers the class)
     from sklearn.model_selection import HalvingGridSearchCV
 
-    # Read by each worker process as it starts (they inherit this process's environment).
-    os.environ.setdefault(WORKER_THREADS_ENV, str(max(1, (os.cpu_count() or 1) // parallel_workers(n_folds))))
-
     return HalvingGridSearchCV(estimator, grid, factor=HALVING_FACTOR, resource="n_samples",
-                               min_resources="exhaust", random_state=seed, n_jobs=parallel_workers(n_folds),
-                               **common)
+                               min_resources="exhaust", random_state=seed, **common)
 
 
-def _stage_bar(setup: ModelSetup, index: int, kind: str, grid: dict, fixed: dict, folds: int, progress: Progress):
+def _stage_bar(setup: ModelSetup, index: int, kind: str, grid: dict, fixed: dict, folds: int, progress: Progress,
+               parallel: bool):
     """An epoch bar for an exhaustive Keras stage; a one-step bar where fits run elsewhere or have no epochs."""
     name, params = setup.stages[index]
     n_candidates = int(np.prod([len(v) for v in grid.values()]))
     label = f"{setup.name} stage {index + 1}/{len(setup.stages)} {name}"
-    if kind == "exhaustive" and setup.spec.kind == "keras":
+    if kind == "exhaustive" and setup.spec.kind == "keras" and not parallel:
         epochs_each = [fixed["epochs"]] if "epochs" not in params else setup.grids["epochs"]
         total_epochs = sum(epochs_each) * n_candidates * folds // len(epochs_each)
         bar = progress.bar(total_epochs, f"{label} ({n_candidates * folds} fits)", "epoch")
         return bar, [epoch_callback(bar)]
-    # Halving fits run in worker processes, which cannot move this process's bar.
+    # A halving search's fits run on subsets of several sizes; a cluster's run elsewhere.
     return progress.bar(1, f"{label} ({n_candidates} candidates, {kind})", "stage"), []
 
 
 def run_stage(setup: ModelSetup, index: int, x: np.ndarray, y: np.ndarray, fixed: dict[str, Any], profile: Profile,
-              seed: int, progress: Progress, options: CompileOptions = FAST, search_kind: str | None = None) -> Stage:
-    """One stage; ``search_kind`` overrides the profile's search (``fmbench perf`` times both)."""
+              seed: int, progress: Progress, options: CompileOptions = FAST, search_kind: str | None = None,
+              parallel: bool = False) -> Stage:
+    """One stage; ``search_kind`` overrides the profile's search (``fmbench perf`` times both); ``parallel``:
+    its fits go to the cluster (the caller holds joblib's Dask backend)."""
     name, params = setup.stages[index]
     kind = search_kind or profile.search
     keras_model = setup.spec.kind == "keras"
     grid = {search_name(p) if keras_model else p: list(setup.grids[p]) for p in params}
-    bar, callbacks = _stage_bar(setup, index, kind, grid, fixed, profile.cv_folds, progress)
+    bar, callbacks = _stage_bar(setup, index, kind, grid, fixed, profile.cv_folds, progress, parallel)
     estimator = make_estimator(setup, fixed, seed, options, callbacks)
-    search = make_search(kind, estimator, grid, profile.cv_folds, seed)
+    search = make_search(kind, estimator, grid, profile.cv_folds, seed, parallel)
     start = time.perf_counter()
     search.fit(x, y)
     bar.update(bar.total - bar.n)
@@ -139,19 +136,3 @@ def run_stage(setup: ModelSetup, index: int, x: np.ndarray, y: np.ndarray, fixed
                  fixed=to_jsonable(fixed), cv_results=cv_results_record(search.cv_results_), best_params=best,
                  best_score=float(search.best_score_), n_folds=profile.cv_folds,
                  wall_s=time.perf_counter() - start)
-
-
-def tune(setup: ModelSetup, x: np.ndarray, y: np.ndarray, profile: Profile, seed: int, progress: Progress,
-         options: CompileOptions = FAST) -> Tuning:
-    """Run the model's stages in order with the profile's search; each stage's winners are fixed for the next."""
-    start = time.perf_counter()
-    fixed = dict(setup.params)
-    stages = []
-    for index in range(len(setup.stages)):
-        stage = run_stage(setup, index, x, y, fixed, profile, seed, progress, options)
-        fixed.update(stage.best_params)
-        stages.append(stage)
-        progress.say(f"  stage {stage.index} {stage.name}: best {stage.best_params} "
-                     f"(CV accuracy {stage.best_score:.4f}, {stage.wall_s:.0f} s)")
-    return Tuning(model=setup.name, seed=seed, search=profile.search, n_train=len(y), stages=stages,
-                  best_params=to_jsonable(fixed), wall_s=time.perf_counter() - start)
