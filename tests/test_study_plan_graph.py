@@ -70,3 +70,11 @@ def _stage(index: int, best: dict):
 
     return Stage(index=index, name="epochs & batch", param_grid={}, fixed={}, cv_results={}, best_params=best,
                  best_score=0.5, n_folds=3, wall_s=1.0)
+
+
+def test_fewer_threads_than_cores_make_each_unit_slower():
+    from bench.study.plan import thread_slowdown
+
+    assert thread_slowdown(None, 2) == thread_slowdown(2, 2) == thread_slowdown(4, 2) == 1.0
+    assert thread_slowdown(1, 2) == 2 ** 0.85  # measured on 2 cores: grid-search fits about 1.8x
+    assert thread_slowdown(1, 8) > thread_slowdown(2, 8) > 1.0

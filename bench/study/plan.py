@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
@@ -28,6 +29,10 @@ SECONDS_PER_FIT = 0.8  # build, trace, score the held-out fold: smoke fits of 1,
 SECONDS_PER_RUN = 0.5  # a run's own bookkeeping: mistakes, per-class scores, writing its file
 SECONDS_PER_XLA_COMPILE = 0.6  # quick stage 1: 2.83 s at 5 epochs, 4.49 s at 10 -> 1.17 s fixed per fit
 INFERENCE_SHARE = 1 / 3  # a forward pass is about a third of a training step
+# A unit given fewer TensorFlow threads than the machine has cores runs slower than the in-process
+# runs this model was fitted to, by (cores / threads) ** THREAD_EXPONENT. Measured on 2 cores (quick,
+# 4 seeds, --workers 2 --threads-per-run 1): runs 1.2-2.3x, grid-search fits about 1.8x = 2 ** 0.85.
+THREAD_EXPONENT = 0.85
 
 
 @dataclass
@@ -192,9 +197,16 @@ def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
             fits, epochs = fits + per_study * search_fits, epochs + per_study * search_epochs
         fit = fit_of(setup, params, n_fit)
         epochs += round(fit.epochs) * seeds if setup.spec.kind == "keras" else 0
-        costs[setup.name] = ModelCost(run_seconds(fit, n_val, n_test), stage_s)
+        slower = thread_slowdown(config.threads_per_run)
+        costs[setup.name] = ModelCost(slower * run_seconds(fit, n_val, n_test), [slower * x for x in stage_s])
     return Plan(runs=seeds * len(config.setups), tuning_searches=searches, fits=fits, epochs=epochs,
                 estimate_s=START_UP_S + _parallel_seconds(config, costs), costs=costs)
+
+
+def thread_slowdown(threads: int | None, cores: int | None = None) -> float:
+    """How much longer a unit takes at ``threads`` TensorFlow threads than on all of this machine's cores."""
+    cores = cores or os.cpu_count() or 1
+    return 1.0 if threads is None or threads >= cores else (cores / threads) ** THREAD_EXPONENT
 
 
 def _parallel_seconds(config: StudyConfig, costs: dict[str, ModelCost]) -> float:

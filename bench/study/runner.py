@@ -123,7 +123,7 @@ class Driver:
                 for unit in self._record(outcome, env):
                     executor.submit(unit)
                 bar.update(min(round(outcome.unit.cost), bar.total - bar.n))
-                bar.set_description(f"{self.session.units_run}/{count} units", refresh=False)
+                bar.set_description_str(f"{self.session.units_run}/{count} units", refresh=False)
             bar.update(bar.total - bar.n)
         finally:
             bar.close()
