@@ -294,7 +294,7 @@ class CompareCommand(Command):
 
     def run(self, args):
         from bench.analysis.compare import compare, load_studies
-        from bench.compare_report import write_comparison
+        from bench.report.compare import write_comparison
 
         if not 0 < args.detect < 1:
             raise BenchError("--detect must be an accuracy difference between 0 and 1", value=args.detect)
@@ -322,8 +322,8 @@ class ReportCommand(Command):
     def run(self, args):
         import time
 
-        from bench.render import default_out, write_report
-        from bench.report import build_report
+        from bench.report.build import build_report
+        from bench.report.render import default_out, write_report
 
         start = time.perf_counter()
         report = build_report(args.results, strict=args.strict)

@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 
 from bench.analysis.compare import compare, environment_diff, load_studies
-from bench.compare_report import render_pdf
+from bench.report.compare import render_pdf
 from bench.results import load_study
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from bench.analysis.compare import compare
 from bench.analysis.significance import holm
-from bench.compare_report import render_html
+from bench.report.compare import render_html
 from bench.results import load_study
 
 

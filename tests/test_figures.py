@@ -12,7 +12,7 @@ from matplotlib import image as mpl_image
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.patches import Rectangle
 
-from bench import figures
+from bench.report import figures
 from bench.results import History
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from bench import figures
 from bench.errors import BenchError
-from bench.render import DataOnlyFetcher, default_out, render_pdf, write_report
-from bench.report import SECTIONS
+from bench.report import figures
+from bench.report.build import SECTIONS
+from bench.report.render import DataOnlyFetcher, default_out, render_pdf, write_report
 
 PIXEL = figures.image_uri(np.zeros((2, 2), dtype=np.uint8), scale=1)
 

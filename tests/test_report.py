@@ -17,9 +17,9 @@ from sklearn.metrics import classification_report
 
 from bench.analysis.stats import summarize
 from bench.errors import BenchError
-from bench.render import default_out, render_html, render_pdf
-from bench.report import SECTIONS, build_report, tuning_sentence
-from bench.report_sections import format_metric
+from bench.report.build import SECTIONS, build_report, tuning_sentence
+from bench.report.render import default_out, render_html, render_pdf
+from bench.report.sections import format_metric
 
 INJECTED = "<script>alert(1)</script>"
 

@@ -7,8 +7,8 @@ import statistics
 
 import pytest
 
-from bench import report_sections
-from bench.report import load_groups
+from bench.report import sections as report_sections
+from bench.report.build import load_groups
 from bench.results import Session, Stage
 
 

@@ -15,7 +15,7 @@ import pytest
 from bench import results
 from bench.data import labels_digest
 from bench.errors import BenchError
-from bench.report import build_report
+from bench.report.build import build_report
 from bench.results.verify import confusion_from, per_class_from, verify_run
 
 TAMPERED = "tuned-seed0.json"

@@ -1,7 +1,7 @@
 """Two or more studies side by side: what differs in the machine and stack, and whether accuracy did.
 
 The first study is the baseline A; every other study is compared with it (B vs A, C vs A, ...).
-Everything here is computed from result files; ``bench.compare_report`` renders it.
+Everything here is computed from result files; ``bench.report.compare`` renders it.
 
 Whether a study differs is judged with seeds as the unit: Welch's t over every seed, and a paired t over
 the per-seed differences of the seeds both studies ran. Every such p-value in one comparison is Holm-

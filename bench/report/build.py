@@ -1,4 +1,4 @@
-"""The report's data: one shape built from result files alone, rendered to HTML and PDF by ``bench.render``.
+"""The report's data: one shape built from result files alone, rendered to HTML and PDF by ``bench.report.render``.
 
 Several result folders may be given. Runs are grouped by (study name, model): folders holding the
 same study (e.g. seeds run on two machines) merge into one group per model; different studies are
@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from bench import figures
-from bench import report_sections as sections
 from bench.analysis.stats import Summary, metric_values, summarize
 from bench.errors import BenchError
-from bench.report_sections import Value, format_metric, spread
+from bench.report import figures, sections
+from bench.report.sections import Value, format_metric, spread
 from bench.results import Manifest, RunResult, Study, load_study
 
 HEADLINE_ROWS = (("train_accuracy", "Train accuracy"), ("validation_accuracy", "Validation accuracy"),

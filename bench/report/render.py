@@ -20,7 +20,7 @@ from weasyprint.urls import URLFetcher
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.report import Report
+from bench.report.build import Report
 from bench.results import write_bytes_atomic
 
 TEMPLATE_PACKAGE = "bench.templates"

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench import figures
 from bench.analysis.stats import metric_values, summarize
+from bench.report import figures
 from bench.results import Environment, ImageSet, Manifest, RunResult, Stage, Study
 
 if TYPE_CHECKING:
-    from bench.report import Group
+    from bench.report.build import Group
 
 SEARCH_NAMES = {"exhaustive": "exhaustive grid search (scikit-learn GridSearchCV)",
                 "halving": "successive halving (scikit-learn HalvingGridSearchCV)"}
