@@ -116,6 +116,38 @@ def test_a_local_cluster_loses_a_worker_mid_study_and_finishes(uninterrupted, tm
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers[1:])  # no orphans
 
 
+CRASHING_MODEL = '''
+import os
+import keras
+
+
+def build(params):
+    """Builds in the driver (fmbench checks a model once); kills any Dask worker that builds it."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        os._exit(1)
+    except (ImportError, ValueError):
+        pass
+    inputs = keras.Input(shape=(28, 28, 1), dtype="uint8")
+    return keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
+'''
+
+
+def test_a_unit_whose_worker_dies_every_time_is_recorded_failed_and_the_study_goes_on(cli, tmp_path):
+    (tmp_path / "crash.py").write_text(CRASHING_MODEL)
+    done = cli(*STUDY_ARGS, "--models", "baseline", f"crash={tmp_path / 'crash.py'}:build", "--workers", "1",
+               "--out", str(tmp_path / "study"))
+    assert done.returncode == 1, done.stderr
+    assert "fmbench run: 2 run(s) failed: crash-seed" in done.stderr
+    study = load_study(tmp_path / "study")
+    crashed = [r for r in study.runs if r.model == "crash"]
+    assert [r.status for r in crashed] == ["failed", "failed"]
+    assert all("no result: KilledWorker" in r.error and r.worker == "none" for r in crashed)
+    assert [r.status for r in study.runs if r.model == "baseline"] == ["ok", "ok"]
+
+
 def test_ctrl_c_stops_a_cluster_study_cleanly(tmp_path):
     out = tmp_path / "study"
     run = start_fmbench(*STUDY_ARGS, "--workers", "2", "--out", str(out))

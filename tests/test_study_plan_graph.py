@@ -76,5 +76,5 @@ def test_fewer_threads_than_cores_make_each_unit_slower():
     from bench.study.plan import thread_slowdown
 
     assert thread_slowdown(None, 2) == thread_slowdown(2, 2) == thread_slowdown(4, 2) == 1.0
-    assert thread_slowdown(1, 2) == 2 ** 0.85  # measured on 2 cores: grid-search fits about 1.8x
+    assert 1.0 < thread_slowdown(1, 2) < 2.0  # measured at 1 thread on 2 cores: runs 1.1-2.1x
     assert thread_slowdown(1, 8) > thread_slowdown(2, 8) > 1.0

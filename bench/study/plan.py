@@ -30,9 +30,12 @@ SECONDS_PER_RUN = 0.5  # a run's own bookkeeping: mistakes, per-class scores, wr
 SECONDS_PER_XLA_COMPILE = 0.6  # quick stage 1: 2.83 s at 5 epochs, 4.49 s at 10 -> 1.17 s fixed per fit
 INFERENCE_SHARE = 1 / 3  # a forward pass is about a third of a training step
 # A unit given fewer TensorFlow threads than the machine has cores runs slower than the in-process
-# runs this model was fitted to, by (cores / threads) ** THREAD_EXPONENT. Measured on 2 cores (quick,
-# 4 seeds, --workers 2 --threads-per-run 1): runs 1.2-2.3x, grid-search fits about 1.8x = 2 ** 0.85.
-THREAD_EXPONENT = 0.85
+# runs this model was fitted to, by (cores / threads) ** THREAD_EXPONENT. How much slower depends on
+# the model's width, which the model does not see: measured at 1 thread on 2 cores, quick tuned runs
+# took 2.1x, quick baselines 1.2x, reference baselines 1.1x. With 0.3, studies on --workers 2
+# --threads-per-run 1 were estimated at 4.8 min for quick x 4 seeds (took 6.0) and 25.7 min for
+# reference x 5 seeds, halving (took 19.8): within a third either way.
+THREAD_EXPONENT = 0.3
 
 
 @dataclass

@@ -66,7 +66,9 @@ class DaskExecutor(Executor):
         quiet = logging.CRITICAL if self.progress.quiet else logging.ERROR
         # multiprocessing's resource tracker warns of the cluster's semaphore when Ctrl-C stops it early.
         os.environ.setdefault("PYTHONWARNINGS", "ignore:resource_tracker:UserWarning")
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        # Saturation 1: a worker holds only the unit it runs, so its death costs no queued unit an attempt.
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                              "distributed.scheduler.worker-saturation": 1.0}):
             if self.address:
                 self.client = _connect(self.address)
             else:
