@@ -88,6 +88,7 @@ def test_a_study_on_an_existing_cluster_matches_in_process_and_names_its_workers
         workers = _workers(address)
         done = cli(*STUDY_ARGS, "--scheduler", address, "--out", str(tmp_path / "study"))
         assert done.returncode == 0, done.stderr
+        assert f"running on {address}: 2 worker(s)" in done.stderr and " on 2 workers" in done.stderr
     finally:
         for process in processes:
             process.terminate()

@@ -59,7 +59,8 @@ class StudyConfig:
 
     @property
     def parallel_workers(self) -> int:
-        """How many units run at once, as far as the plan knows (an existing cluster counts as one)."""
+        """How many units run at once, as far as the plan knows before starting (an existing cluster counts
+        as one until the driver has connected and counted its workers)."""
         return self.workers or 1
 
     def request(self, name: str) -> str:

@@ -9,6 +9,7 @@ that fails marks its model's runs failed; the study goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class Driver:
         first = self.graph.first_units()
         env = unit_env(config, self.dataset)
         with make_executor(config, env, self.dataset, config.setups, progress) as executor:
+            self._estimate_for(executor.workers)
             self.session = Session(executor=executor.name, started=now(), finished=now(), wall_s=0.0,
                                    units_run=0, units_skipped=done.count)
             self.manifest.sessions.append(self.session)
@@ -96,6 +98,13 @@ class Driver:
         progress.say(f"done in {format_duration(self.session.wall_s)} (estimated "
                      f"{format_duration(self.manifest.estimate_s)}); results in {config.out}")
         return self.manifest, self.failed
+
+    def _estimate_for(self, workers: int) -> None:
+        """An existing cluster's size is known once connected: the estimate is redone for it."""
+        if workers != self.config.parallel_workers:
+            config = dataclasses.replace(self.config, workers=workers)
+            self.manifest.estimate_s = plan(config, len(self.dataset.y_train)).estimate_s
+            self.progress.say(f"estimated {format_duration(self.manifest.estimate_s)} on {workers} workers")
 
     def _open(self, estimate_s: float) -> tuple[Manifest, resume.Done]:
         """A new manifest, or the one on disk and what it already holds (--resume)."""

@@ -22,6 +22,7 @@ class Outcome:
 
 class Executor:
     name = ""
+    workers = 1  # units it runs at once (a cluster's: known once it has started)
 
     def __enter__(self) -> Executor:
         return self

@@ -77,7 +77,8 @@ class DaskExecutor(Executor):
                 self.client = Client(self.cluster)
         self.client.register_plugin(ThreadsPlugin(self.env.threads, ignore_interrupt=self.cluster is not None))
         self.completed = as_completed()
-        self.progress.say(f"running on {self.name}: {len(self.client.scheduler_info()['workers'])} worker(s)")
+        self.workers = max(1, len(self.client.scheduler_info()["workers"]))
+        self.progress.say(f"running on {self.name}: {self.workers} worker(s)")
         return self
 
     def __exit__(self, *exc) -> None:
