@@ -266,14 +266,14 @@ class StudyGraph:
         index = len(finished)
         return StageUnit(key[0], key[1], index, fixed, self.costs[key[0]].stage_s[index])
 
-    def runs_after(self, key: tuple[str, int], params: dict | None, error: str | None = None) -> list:
+    def runs_after(self, key: tuple[str, int], params: dict | None) -> list:
         """A finished (or failed) search's runs: every seed, or with --tune-per-seed its own seed only."""
         name, tune_seed = key
         seeds = [tune_seed] if self.config.tune_per_seed else self.config.seeds
-        runs = [self._run(name, seed, dict(params or {}), error) for seed in seeds]
+        runs = [self._run(name, seed, dict(params or {})) for seed in seeds]
         return [run for run in runs if run.file_name not in self.done.runs]
 
-    def _run(self, name: str, seed: int, params: dict, error: str | None = None):
+    def _run(self, name: str, seed: int, params: dict):
         from bench.study.units import RunUnit
 
-        return RunUnit(name, seed, params, self.costs[name].run_s, error)
+        return RunUnit(name, seed, params, self.costs[name].run_s)

@@ -23,7 +23,7 @@ from bench.study.executors import Outcome, make_executor
 from bench.study.lock import StudyLock
 from bench.study.plan import StudyConfig, StudyGraph, plan
 from bench.study.units import RunUnit, UnitEnv, failed_run
-from bench.study.work import now
+from bench.study.work import now, split_for
 
 
 def _samples(x, y, count: int = 25) -> ImageSet:
@@ -32,7 +32,7 @@ def _samples(x, y, count: int = 25) -> ImageSet:
 
 def new_manifest(config: StudyConfig, dataset: data_mod.Dataset, estimate_s: float) -> Manifest:
     p, started = config.profile, now()
-    first_split = data_mod.make_split(dataset, config.seeds[0], p.validation_fraction, p.n_train, p.n_test)
+    first_split = split_for(p, dataset, config.seeds[0])
     return Manifest(
         study=config.name, profile=p.name, seeds=config.seeds, models=config.models, config=p.as_dict(),
         search=p.search, tuning=[], runs=[], dataset=data_mod.summarize(dataset),
@@ -157,8 +157,8 @@ class Driver:
             return []
         if outcome.error:
             self.progress.say(f"  {unit.describe()} FAILED ({outcome.error}); its runs are recorded failed")
-            for run in self.graph.runs_after((unit.model, unit.tune_seed), None, f"tuning failed: {outcome.error}"):
-                self._save_run(failed_run(env, run, run.error))
+            for run in self.graph.runs_after((unit.model, unit.tune_seed), None):
+                self._save_run(failed_run(env, run, f"tuning failed: {outcome.error}"))
             return []
         return self._stage_done(unit, outcome.value)
 
@@ -181,8 +181,7 @@ class Driver:
         return self.graph.runs_after(key, fixed)
 
     def _n_train(self, seed: int) -> int:
-        p = self.config.profile
-        return len(data_mod.make_split(self.dataset, seed, p.validation_fraction, p.n_train, p.n_test).y_train)
+        return len(split_for(self.config.profile, self.dataset, seed).y_train)
 
     def _save_run(self, result: RunResult) -> None:
         save(result, self.config.out)

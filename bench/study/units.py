@@ -10,6 +10,7 @@ profile), never arrays or models, so a unit costs a few kilobytes to send.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import sys
 import traceback
@@ -23,7 +24,7 @@ from bench.errors import BenchError
 from bench.models import CompileOptions, ModelSetup
 from bench.profiles import Profile
 from bench.progress import Progress
-from bench.results import RunResult, Stage
+from bench.results import RunResult
 from bench.study import work
 from bench.study.work import now
 
@@ -50,7 +51,6 @@ class RunUnit:
     seed: int
     params: dict[str, Any] = field(default_factory=dict)
     cost: float = 0.0  # estimated seconds (the plan's cost model)
-    error: str | None = None  # set when the run cannot happen (its tuning failed): recorded failed
 
     @property
     def key(self) -> str:
@@ -84,7 +84,6 @@ Unit = RunUnit | StageUnit
 
 _DATA: dict[str, data_mod.Dataset] = {}
 _SETUPS: dict[tuple[str, str], ModelSetup] = {}
-_ENVIRONMENT: list = []
 
 
 def install(env: UnitEnv, dataset: data_mod.Dataset, setups: list[ModelSetup]) -> None:
@@ -124,10 +123,9 @@ def where() -> tuple[str, str]:
     return socket.gethostname(), worker
 
 
+@functools.cache
 def _environment():
-    if not _ENVIRONMENT:
-        _ENVIRONMENT.append(environment.collect())
-    return _ENVIRONMENT[0]
+    return environment.collect()
 
 
 def execute(unit: Unit, env: UnitEnv, progress: Progress | None = None, parallel_search: bool = False):
@@ -154,11 +152,8 @@ def _thread_limit(threads: int | None):
 
 def run(env: UnitEnv, dataset, setup: ModelSetup, unit: RunUnit, progress: Progress) -> RunResult:
     """Train and evaluate one (model, seed); its record, ok or failed (a failure never escapes)."""
-    p = env.profile
-    split = data_mod.make_split(dataset, unit.seed, p.validation_fraction, p.n_train, p.n_test)
+    split = work.split_for(env.profile, dataset, unit.seed)
     record = work.run_record(env, dataset, setup, unit, split, _environment(), where())
-    if unit.error:
-        return RunResult(status="failed", error=unit.error, finished=now(), **record)
     try:
         fields = work.train(env, setup, unit, split, progress)
         return RunResult(status="ok", **fields, **record, finished=now())
@@ -168,12 +163,12 @@ def run(env: UnitEnv, dataset, setup: ModelSetup, unit: RunUnit, progress: Progr
 
 
 def failed_run(env: UnitEnv, unit: RunUnit, error: str) -> RunResult:
-    """The record of a run that never returned (its worker died every time): made by the driver."""
+    """The record of a run that never returned (its worker died every time, or its search failed):
+    made by the driver."""
     dataset, setup = dataset_for(env), setup_for(env, unit.model)
-    p = env.profile
-    split = data_mod.make_split(dataset, unit.seed, p.validation_fraction, p.n_train, p.n_test)
+    split = work.split_for(env.profile, dataset, unit.seed)
     record = work.run_record(env, dataset, setup, unit, split, _environment(), (socket.gethostname(), "none"))
     return RunResult(status="failed", error=error, finished=now(), **record)
 
 
-__all__ = ["RunUnit", "Stage", "StageUnit", "Unit", "UnitEnv", "execute", "failed_run", "install"]
+__all__ = ["RunUnit", "StageUnit", "Unit", "UnitEnv", "execute", "failed_run", "install"]

@@ -18,6 +18,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def split_for(profile, dataset: data_mod.Dataset, seed: int) -> data_mod.Split:
+    """A seed's split under the study's profile (its subset, validation share and test subset)."""
+    return data_mod.make_split(dataset, seed, profile.validation_fraction, profile.n_train, profile.n_test)
+
+
 def options_for(env, setup: ModelSetup) -> CompileOptions:
     """The model's own fast-path options (XLA or not), unless the study sets them for every model."""
     return env.options or setup.spec.options
@@ -100,7 +105,7 @@ def _train_estimator(setup: ModelSetup, seed: int, params: dict[str, Any], split
 def stage(env, dataset: data_mod.Dataset, setup: ModelSetup, unit, progress: Progress, parallel: bool) -> Stage:
     """One stage of a staged search, on the tuning seed's training split, earlier winners fixed."""
     p = env.profile
-    split = data_mod.make_split(dataset, unit.tune_seed, p.validation_fraction, p.n_train, p.n_test)
+    split = split_for(p, dataset, unit.tune_seed)
     if unit.index == 0:
         progress.say(f"tuning {setup.name} on {len(split.y_train)} training images, seed {unit.tune_seed}, "
                      f"{p.cv_folds}-fold CV")

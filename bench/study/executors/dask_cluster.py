@@ -82,6 +82,8 @@ class DaskExecutor(Executor):
         return self
 
     def __exit__(self, *exc) -> None:
+        if exc[0] is not None:  # interrupted: closing mid-unit makes the nannies log errors nobody needs
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         for closable in (self.client, self.cluster):
             if closable is not None:
                 closable.close()
