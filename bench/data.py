@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from bench.errors import BenchError
 
@@ -35,6 +34,14 @@ FILES = {
 # IDX magic: two zero bytes, type code 0x08 (unsigned byte), number of dimensions.
 MAGIC_IMAGES = 0x00000803
 MAGIC_LABELS = 0x00000801
+# The official release's files, as SHA-256 of their decompressed bytes (the dataset's README in shared/ and
+# `gunzip -c FILE | sha256sum` on Zalando's release agree): what "this is the official Fashion-MNIST" means.
+OFFICIAL_SHA256 = {
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
 ENV_VAR = "FMBENCH_DATA_DIR"
 KERAS_CACHE = Path.home() / ".keras" / "datasets" / "fashion-mnist"
 
@@ -94,6 +101,32 @@ def combined_digest(file_sha256: dict[str, str]) -> str:
     for name in FILES.values():
         combined.update(bytes.fromhex(file_sha256[name]))
     return combined.hexdigest()
+
+
+def unofficial_files(file_sha256: dict[str, str]) -> list[str]:
+    """The files whose contents differ from the official release (empty: this is the official Fashion-MNIST)."""
+    return [name for name, digest in OFFICIAL_SHA256.items() if file_sha256.get(name) != digest]
+
+
+def official_line(data: Dataset) -> str:
+    """One line saying whether ``data`` is the official Fashion-MNIST, naming the first file that is not."""
+    different = unofficial_files(data.file_sha256)
+    if not different:
+        return "this is the official Fashion-MNIST (all four files match its published SHA-256)"
+    name = different[0]
+    return (f"warning: {Path(data.location) / name} is not the official Fashion-MNIST file (SHA-256 "
+            f"{data.file_sha256[name][:12]}..., official {OFFICIAL_SHA256[name][:12]}...; "
+            f"{len(different)} of 4 files differ): results are not comparable with published ones")
+
+
+def require_official(data: Dataset) -> None:
+    different = unofficial_files(data.file_sha256)
+    if different:
+        raise BenchError(f"{Path(data.location) / different[0]} is not the official Fashion-MNIST file "
+                         f"({len(different)} of 4 files differ from the published SHA-256)",
+                         value=data.file_sha256[different[0]],
+                         fix=f"replace it with the official file (SHA-256 {OFFICIAL_SHA256[different[0]]}), "
+                             "or drop --require-official")
 
 
 def _decompressed_bytes(path: Path) -> bytes:
@@ -215,6 +248,8 @@ def subset_indices(y: np.ndarray, size: int | None, seed: int) -> np.ndarray:
     """Sorted indices of a class-balanced subset of ``size`` items (all when size is None or too large)."""
     if size is None or size >= len(y):
         return np.arange(len(y))
+    from sklearn.model_selection import train_test_split  # 1.9 s to import: only where a split is drawn
+
     keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
     return np.sort(keep)
 
@@ -236,6 +271,8 @@ def make_split(
     data: Dataset, seed: int, validation_fraction: float, n_train: int | None = None, n_test: int | None = None
 ) -> Split:
     """Seeded, stratified train/validation split of (a subset of) the training set (``SPLIT_METHOD``)."""
+    from sklearn.model_selection import train_test_split
+
     pool = subset_indices(data.y_train, n_train, seed)
     train_pos, val_pos = train_test_split(
         np.arange(len(pool)), test_size=validation_fraction, stratify=data.y_train[pool], random_state=seed
@@ -269,6 +306,7 @@ def summarize(data: Dataset) -> dict:
         "source": data.source,
         "digest": data.digest,
         "file_sha256": dict(data.file_sha256),
+        "official": not unofficial_files(data.file_sha256),  # all four files are the published release's
         "class_names": list(CLASS_NAMES),
         "train": {"count": len(data.y_train), "shape": list(data.x_train.shape),
                   "class_counts": class_counts(data.y_train), "pixels": pixel_statistics(data.x_train)},

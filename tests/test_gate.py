@@ -239,7 +239,8 @@ def test_committed_reference_is_a_smoke_reference_on_fixed_seeds():
 
 def flip_predictions(path: Path, images) -> None:
     """Make these test images wrong in a run file and re-derive what they feed (accuracy, gap, confusion
-    matrix, per-class scores), so that the file still agrees with itself, as the loader verifies."""
+    matrix, per-class scores, the most confident mistakes), so that the file still agrees with itself, as the
+    loader verifies (the mistakes' pictures stay: no file can vouch for pixels)."""
     from bench.results.verify import confusion_from, per_class_from
 
     run = json.loads(path.read_text())
@@ -251,6 +252,11 @@ def flip_predictions(path: Path, images) -> None:
     confusion = confusion_from(true, predicted)
     run["confusion_matrix"] = confusion.tolist()
     run["per_class"].update({name: v.tolist() for name, v in per_class_from(confusion).items()})
+    probability = np.asarray(run["predictions"]["probability"])
+    wrong = np.flatnonzero(true != predicted)
+    worst = wrong[np.argsort(-probability[wrong], kind="stable")][:len(run["mistakes"]["indices"])]
+    run["mistakes"].update(indices=worst.tolist(), labels=true[worst].tolist(), predicted=predicted[worst].tolist(),
+                           probability=probability[worst].tolist())
     path.write_text(json.dumps(run))
 
 

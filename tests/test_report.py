@@ -169,10 +169,12 @@ def test_prediction_captions_are_right_and_wrong_as_stored(rendered, smoke_study
 
 
 def test_injected_markup_in_a_run_name_comes_out_escaped(smoke_study, tmp_path):
-    def rename(record):
+    def rename(record):  # consistently: the baseline's runs and the manifest's record of its parameters
         record["study"] = INJECTED
-        if record["kind"] == "run":
+        if record["kind"] == "run" and record["model"] == "baseline":
             record["hyperparameters"]["optimizer"] = '"><img src=x onerror=alert(2)>'
+        elif record["kind"] == "manifest":
+            record["model_specs"]["baseline"]["params"]["optimizer"] = '"><img src=x onerror=alert(2)>'
         return record
 
     folder = copy_study(smoke_study, tmp_path / "study", rename, rename)
@@ -202,11 +204,19 @@ def test_a_baseline_only_study_renders_without_tuning_sections(smoke_study, tmp_
 
 
 def test_runs_of_one_study_in_two_folders_merge(smoke_study, tmp_path, rendered):
-    def keep_seed(seed):
-        return lambda m: {**m, "runs": [n for n in m["runs"] if re.search(f"seed{seed}\\.json$", n)]}
+    def keep_seeds(seeds):  # as if `--seeds 0` ran on one machine and `--seeds 1 2` on another
+        def edit(m):
+            tuning = [{**t, "seed": seeds[0]} for t in m["tuning"]]  # each machine tunes on its first seed
+            return {**m, "seeds": seeds, "tuning": tuning,
+                    "runs": [n for n in m["runs"] if int(n.rsplit("seed", 1)[1][:-5]) in seeds]}
+        return edit
 
-    first = copy_study(smoke_study, tmp_path / "a", keep_seed(0))
-    second = copy_study(smoke_study, tmp_path / "b", keep_seed("[12]"))
+    first = copy_study(smoke_study, tmp_path / "a", keep_seeds([0]))
+    second = copy_study(smoke_study, tmp_path / "b", keep_seeds([1, 2]))
+    for folder, seeds in ((first, [0]), (second, [1, 2])):
+        for path in folder.glob("*-seed*.json"):
+            if int(path.stem.rsplit("seed", 1)[1]) not in seeds:
+                path.unlink()
     merged = build_report([first, second])
     assert merged.problems == [] and merged.groups == ["baseline", "tuned"]
     assert merged.headline == rendered[0].headline

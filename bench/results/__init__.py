@@ -1,6 +1,7 @@
 """Result files: schema (``schema``), atomic writes and verified loads (``store``, ``verify``),
 upgrades of older files (``migrations``). The names below are the package's public surface."""
 
+from bench.results.contradiction import Contradiction
 from bench.results.migrations import MIGRATIONS, migrate
 from bench.results.schema import (
     MANIFEST_NAME,
@@ -38,7 +39,7 @@ from bench.results.store import (
     write_bytes_atomic,
     write_json_atomic,
 )
-from bench.results.verify import Contradiction, verify_run
+from bench.results.verify import verify_run
 
 __all__ = [
     "MANIFEST_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Contradiction", "DataRecord", "Environment", "Gaps",

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from bench.errors import BenchError
+from bench.results import whole
 from bench.results.migrations import migrate
 from bench.results.schema import MANIFEST_NAME, Manifest, RunResult
 from bench.results.verify import verify_run
@@ -108,11 +109,16 @@ class Study:
         return [m for m in self.manifest.models if any(r.model == m for r in self.runs)]
 
 
-def load_study(folder: Path | str, strict: bool = True) -> Study:
-    """Read a study folder: validate every file and verify every ok run against its own evidence.
+STUDY_FIX = "finish the study (its command with --resume), or re-run it, before trusting it"
+RUN_FIX = "re-run that seed before trusting this study"
 
-    An invalid or self-contradicting run file is left out of ``runs`` and named in ``problems``;
-    with ``strict`` the first such problem is an error (exit 2) instead.
+
+def load_study(folder: Path | str, strict: bool = True) -> Study:
+    """Read a study folder: validate every file, verify every run against its own evidence, and the study as
+    a whole (``bench.results.whole``: every planned run present and listed, seeds that are what they say).
+
+    A missing, invalid or self-contradicting run file is left out of ``runs`` and named in ``problems``, as is
+    anything wrong with the study as a whole; with ``strict`` the first problem is an error (exit 2) instead.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -121,19 +127,26 @@ def load_study(folder: Path | str, strict: bool = True) -> Study:
     if not manifest_path.is_file():
         raise BenchError(f"no {MANIFEST_NAME} in {folder}", fix="pass a folder written by 'fmbench run'")
     manifest = read_record(manifest_path, Manifest)
-    runs, problems = [], []
-    for name in manifest.runs:
+    loaded, problems = _read_runs(folder, manifest)
+    contradictions = [c for run, path in loaded for c in verify_run(run, manifest, path)]
+    contradictions += whole.split_owners(loaded)
+    bad = {c.path for c in contradictions}
+    runs = [run for run, path in loaded if path not in bad]
+    problems += [(str(c), RUN_FIX) for c in contradictions]
+    problems += [(p, STUDY_FIX) for p in whole.study_problems(folder, manifest, len(loaded))]
+    if strict and problems:
+        raise BenchError(problems[0][0], fix=problems[0][1])
+    return Study(folder, manifest, runs, [p for p, _ in problems])
+
+
+def _read_runs(folder: Path, manifest: Manifest) -> tuple[list[tuple[RunResult, Path]], list[tuple[str, str]]]:
+    """Every planned run that study.json lists and the folder holds (the rest is named by ``whole``)."""
+    wanted = [name for name in dict.fromkeys(manifest.runs)
+              if name in set(whole.planned_runs(manifest)) and (folder / name).is_file()]
+    loaded, problems = [], []
+    for name in wanted:
         try:
-            run = read_record(folder / name, RunResult)
+            loaded.append((read_record(folder / name, RunResult), folder / name))
         except BenchError as exc:
-            if strict:
-                raise
-            problems.append(str(exc))
-            continue
-        contradictions = verify_run(run, manifest, folder / name)
-        if contradictions and strict:
-            raise BenchError(contradictions[0].describe(), fix="re-run that seed before trusting this study")
-        problems += [str(c) for c in contradictions]
-        if not contradictions:
-            runs.append(run)
-    return Study(folder, manifest, runs, problems)
+            problems.append((exc.message(), ""))  # its own fix is in the message
+    return loaded, problems

@@ -3,7 +3,8 @@
 For each ok run: test accuracy, the confusion matrix and per-class precision / recall / F1 /
 support are recomputed from the stored predictions and true labels; the overfitting gaps from
 the stored accuracies; the data digest and the digest of the true labels are compared with the
-manifest's. A run that disagrees is a ``Contradiction`` naming file, field, stored and
+manifest's; figures no prediction recomputes are cross-checked (``bench.results.crosscheck``).
+A run that disagrees is a ``Contradiction`` naming file, field, stored and
 recomputed value: readers leave it out and report it, and strict readers (``--strict``,
 ``check``, ``reference``) stop with exit 2. A gate must never pass on numbers its own files
 contradict.
@@ -11,41 +12,14 @@ contradict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.data import N_CLASSES, labels_digest
+from bench.results.contradiction import ACCURACY_TOLERANCE, EXACT_TOLERANCE, Contradiction
+from bench.results.crosscheck import crosscheck_run, identity
 from bench.results.schema import Manifest, RunResult
-
-# Keras accumulates accuracy in float32: a stored 0.8123 may differ from the exact ratio by a few
-# 1e-8. One test image is 1e-4 of accuracy on the full set, so 1e-6 flags any changed prediction.
-ACCURACY_TOLERANCE = 1e-6
-# Per-class scores and gaps are float64 arithmetic on the same numbers: only round-off may differ.
-EXACT_TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True)
-class Contradiction:
-    """One stored figure that the file's own evidence does not reproduce."""
-
-    path: Path
-    field: str
-    stored: object
-    recomputed: object
-    source: str  # what the recomputed value was derived from
-
-    def describe(self) -> str:
-        return (f"{self.path}: field '{self.field}' stores {_text(self.stored)} but {self.source} gives "
-                f"{_text(self.recomputed)}")
-
-    def __str__(self) -> str:
-        return f"{self.describe()}; the file contradicts itself, so this run is left out (re-run this seed)"
-
-
-def _text(value: object) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def confusion_from(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -121,20 +95,28 @@ def _scores(run: RunResult, true: np.ndarray, predicted: np.ndarray, path: Path)
 
 def _gaps(run: RunResult, path: Path) -> list[Contradiction]:
     m, found = run.metrics, []
-    for name, other in (("train_minus_test", m.test.accuracy), ("train_minus_validation", m.validation.accuracy)):
-        stored, expected = getattr(run.gaps, name), m.train.accuracy - other
-        if abs(stored - expected) > EXACT_TOLERANCE:
-            found.append(Contradiction(path, f"gaps.{name}", stored, expected,
+    pairs = (("train_minus_test", m.test.accuracy), ("train_minus_validation", m.validation.accuracy))
+    shifts = [getattr(run.gaps, name) - (m.train.accuracy - other) for name, other in pairs]
+    if all(abs(shift) > EXACT_TOLERANCE for shift in shifts) and abs(shifts[0] - shifts[1]) <= EXACT_TOLERANCE:
+        # Both gaps off by the same amount: the one figure they share, the train accuracy, was changed.
+        implied = m.train.accuracy + shifts[0]
+        return [Contradiction(path, "metrics.train.accuracy", m.train.accuracy, implied,
+                              "its stored gaps and test and validation accuracies")]
+    for (name, other), shift in zip(pairs, shifts, strict=True):
+        if abs(shift) > EXACT_TOLERANCE:
+            found.append(Contradiction(path, f"gaps.{name}", getattr(run.gaps, name), m.train.accuracy - other,
                                        "recomputing from its stored accuracies"))
     return found
 
 
 def verify_run(run: RunResult, manifest: Manifest, path: Path) -> list[Contradiction]:
-    """Every contradiction between an ok run's stored figures and its own evidence (empty if none)."""
+    """Every contradiction between a run's stored figures and its own evidence (empty if none): its identity
+    for every run; for an ok run, what its predictions recompute and what its other figures cross-check."""
     if run.status != "ok":
-        return []
+        return identity(run, manifest, path)
     arrays = _predictions(run, path)
     if isinstance(arrays, Contradiction):
         return [arrays]
     true, predicted = arrays
-    return _digests(run, manifest, true, path) + _scores(run, true, predicted, path) + _gaps(run, path)
+    return (_digests(run, manifest, true, path) + _scores(run, true, predicted, path) + _gaps(run, path)
+            + crosscheck_run(run, manifest, path))
