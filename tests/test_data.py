@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from pathlib import Path
 
@@ -150,3 +151,33 @@ def test_pixel_statistics_are_exact():
     images = np.array([[[0, 255], [255, 0]]], dtype=np.uint8)
     stats = data.pixel_statistics(images)
     assert stats["mean"] == 127.5 and stats["std"] == 127.5 and stats["max"] == 255
+
+
+def test_the_shared_files_are_the_official_fashion_mnist(dataset, data_dir):
+    """The pinned digests are the ones the dataset's README publishes, and the shared copy matches them."""
+    readme = (data_dir / "README.md").read_text()
+    for name, digest in data.OFFICIAL_SHA256.items():
+        assert re.search(rf"\| {re.escape(name)} \|.*\| {digest} \|", readme), name
+    assert data.unofficial_files(dataset.file_sha256) == []
+    assert data.summarize(dataset)["official"] is True
+    assert data.official_line(dataset) == ("this is the official Fashion-MNIST (all four files match its published "
+                                           "SHA-256)")
+
+
+def test_one_relabelled_test_image_is_not_the_official_dataset(data_dir, tmp_path, cli):
+    """A test label changed to another valid class and re-gzipped: valid IDX, but not Fashion-MNIST."""
+    folder = _copy(data_dir, tmp_path)
+    _rewrite_labels(folder, "t10k-labels-idx1-ubyte.gz", index=0, value=3)
+    changed = data.load_dataset(folder)
+    assert data.unofficial_files(changed.file_sha256) == ["t10k-labels-idx1-ubyte.gz"]
+    assert data.summarize(changed)["official"] is False
+    done = cli("data", "--data-dir", str(folder))
+    assert done.returncode == 0 and "official Fashion-MNIST: NO" in done.stdout
+    (warning,) = done.stderr.strip().splitlines()
+    assert warning.startswith(f"fmbench: warning: {folder / 't10k-labels-idx1-ubyte.gz'} is not the official "
+                              "Fashion-MNIST file (SHA-256 ")
+    strict = cli("data", "--data-dir", str(folder), "--require-official")
+    assert strict.returncode == 2 and strict.stdout == ""
+    (error,) = strict.stderr.strip().splitlines()
+    assert error.startswith(f"fmbench data: error: {folder / 't10k-labels-idx1-ubyte.gz'} is not the official "
+                            "Fashion-MNIST file (1 of 4 files differ from the published SHA-256)")

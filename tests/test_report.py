@@ -367,3 +367,12 @@ def test_fmbench_report_strict_makes_an_invalid_file_fatal(cli, smoke_study, tmp
     assert strict.returncode == 2
     assert strict.stderr.startswith(f"fmbench report: error: {folder / 'baseline-seed0.json'}: invalid RunResult")
     assert "Traceback" not in strict.stderr and not (tmp_path / "strict").exists()
+
+
+def test_unverifiable_figures_are_marked_once_with_a_note(rendered):
+    report, html, _ = rendered
+    marked = {row["metric"] for row in report.headline if not row["verifiable"]}
+    assert marked == {"train_accuracy", "train_loss", "test_loss", "fit_s", "epoch_s", "images_per_s"}
+    assert html.count('<sup title="measured, not verifiable">†</sup>') == len(marked)
+    assert html.count("† Measured and not verifiable from the files") == 1
+    assert "Official Fashion-MNIST: yes: all four files match the published SHA-256." in html

@@ -130,3 +130,13 @@ def test_threads_and_sessions_show_only_what_a_study_recorded(smoke_study):
                                      "executor": "local cluster of 2 workers", "wall": "125\u00a0s", "run": 4,
                                      "skipped": 8}
     assert [s["executor"] for s in timing["sessions"]] == ["in-process", "local cluster of 2 workers"]
+
+
+def test_the_dataset_section_says_whether_the_data_is_the_official_fashion_mnist(smoke_study):
+    from bench.data import OFFICIAL_SHA256
+    from bench.report.sections import official
+
+    assert official(dict(OFFICIAL_SHA256)) == "yes: all four files match the published SHA-256"
+    changed = {**OFFICIAL_SHA256, "t10k-labels-idx1-ubyte.gz": "0" * 64}
+    assert official(changed).startswith("NO: t10k-labels-idx1-ubyte.gz differ")
+    assert official({}).startswith("not known")

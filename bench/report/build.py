@@ -29,6 +29,9 @@ HEADLINE_ROWS = (("train_accuracy", "Train accuracy"), ("validation_accuracy", "
                  ("validation_loss", "Validation loss"), ("test_loss", "Test loss"),
                  ("gap_train_test", "Overfitting gap (train − test accuracy)"), ("fit_s", "Fit time"),
                  ("epoch_s", "Time per epoch"), ("images_per_s", "Inference speed"))
+# Figures no file can vouch for: measured by the machine that wrote them, neither recomputed from the stored
+# predictions nor pinned by another stored figure (README, "Result files"). Marked once, with a note.
+UNVERIFIABLE = frozenset({"train_accuracy", "train_loss", "test_loss", "fit_s", "epoch_s", "images_per_s"})
 # (anchor and partial name, heading, Report attribute that must be non-empty for the section to show)
 SECTIONS = (("headline", "Headline results", "headline"), ("dataset", "Dataset", "dataset"),
             ("models", "Architectures and hyperparameters", "models"), ("grid-search", "Grid search", "searches"),
@@ -142,7 +145,7 @@ def headline(groups: list[Group]) -> list[dict]:
             values = metric_values(group.ok_runs, metric)
             cells.append({"model": group.label, **summary_cell(metric, summarize(values))} if values else
                          {"model": group.label, "value": None, "text": "no ok run", "ci": "", "n": 0})
-        rows.append({"metric": metric, "title": title, "cells": cells})
+        rows.append({"metric": metric, "title": title, "cells": cells, "verifiable": metric not in UNVERIFIABLE})
     return rows
 
 

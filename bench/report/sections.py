@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.analysis.stats import metric_values, summarize
+from bench.data import unofficial_files
 from bench.report import figures
 from bench.results import Environment, ImageSet, Manifest, RunResult, Stage, Study
 
@@ -135,8 +136,18 @@ def dataset(manifest: Manifest, groups: list[Group]) -> dict | None:
                                                   for y in manifest.train_samples.labels])
     files = info.get("file_sha256") if isinstance(info.get("file_sha256"), dict) else {}
     return {"splits": splits, "balance": balance, "samples": samples, "digest": info.get("digest", "—"),
-            "files": sorted(files.items()), "test_labels": manifest.test_labels_sha256,
+            "files": sorted(files.items()), "test_labels": manifest.test_labels_sha256, "official": official(files),
             "source": f"{info.get('location', '—')} ({info.get('source', '—')})"}
+
+
+def official(files: dict[str, str]) -> str:
+    """Whether the study's data is the official Fashion-MNIST, from its recorded per-file digests."""
+    if not files:
+        return "not known (the study did not record per-file digests)"
+    different = unofficial_files(files)
+    if not different:
+        return "yes: all four files match the published SHA-256"
+    return f"NO: {', '.join(different)} differ from the published SHA-256; not comparable with published results"
 
 
 def _nth(values: list | None, i: int) -> str:
