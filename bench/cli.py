@@ -83,6 +83,62 @@ def absolute_paths(args: argparse.Namespace) -> None:
         os.environ[ENV_VAR] = _absolute(os.environ[ENV_VAR])
 
 
+def writable_folder(path: Path, flag: str = "--out", example: str = "reports/NAME") -> None:
+    """A folder we will write into: a folder already, or one we may make (its nearest existing parent is a
+    folder we may write). Checked before any work: found only at the end, it was exit 1 'internal error'."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BenchError(f"{flag} must be a folder, but {path} is a file", fix=f"pass a folder such as {example}")
+    _may_write_in(path, path, flag, f"pass a folder such as {example}")
+
+
+def writable_file(path: Path, flag: str, example: str) -> None:
+    """A file we will write (atomically: a temporary file beside it, then a rename), checked before any work."""
+    path = Path(path)
+    if path.is_dir():
+        raise BenchError(f"{flag} must be a file, but {path} is a folder", fix=f"name a file such as {example}")
+    _may_write_in(path.parent, path, flag, f"name a file such as {example}")
+
+
+def _may_write_in(folder: Path, path: Path, flag: str, fix: str) -> None:
+    """``folder``, or its nearest existing parent, is a folder we may write into (``path``: what is named)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise BenchError(f"{flag} {path} cannot be made: {existing} is a file, not a folder", fix=fix)
+    # os.access, not a trial write: nothing is left behind. (It says yes to root on a read-only mode,
+    # where writes do succeed; a read-only file system it refuses for root too.)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BenchError(f"{flag} {path} is not writable: no write permission in {existing}",
+                         fix=f"choose another {flag}, or make {existing} writable")
+
+
+def reach_scheduler(address: str | None, timeout_s: float = 3.0) -> None:
+    """A TCP connect to a Dask scheduler before TensorFlow is imported: a wrong address fails in a moment
+    (measured: 27.7 s when it was found by Dask's own 15 s timeout, after TensorFlow's start-up)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address is None or not address.startswith(("tcp://", "tls://")):
+        return  # inproc:// and ucx:// are not reached over plain TCP: Dask checks them itself
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port or 8786  # 8786: Dask's default scheduler port
+        if not host:
+            raise ValueError("no host")
+    except ValueError as exc:
+        raise BenchError(f"--scheduler {address} is not a host and port ({exc})",
+                         fix="give it as 'dask scheduler' prints it, e.g. tcp://10.0.0.5:8786") from exc
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = f"no answer in {timeout_s:g} s" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise BenchError(f"cannot reach the Dask scheduler at {address}: {reason.lower()}",
+                         fix="start it with 'dask scheduler' on that machine, or check --scheduler's host and "
+                             "port") from exc
+
+
 class RunCommand(Command):
     name = "run"
     needs_tensorflow = True
@@ -108,6 +164,7 @@ class RunCommand(Command):
                                  "(default: the profile's)")
         parser.add_argument("--save-models", action="store_true",
                             help="keep each trained model (<model>-seed<N>.keras, Keras' format) beside its result")
+        add_require_official(parser)
         parser.add_argument("--resume", action="store_true",
                             help="finish the study already in --out (same command): skip what is done and valid")
         parser.add_argument("--threads-per-run", type=int, default=None,
@@ -122,9 +179,6 @@ class RunCommand(Command):
     def check(self, args):
         from bench import models, profiles
         from bench.data import check_folder, load_local
-        from bench.study.lock import StudyLock
-        from bench.study.plan import StudyConfig
-        from bench.study.resume import check_out_folder
 
         overrides = {"baseline_epochs": args.epochs} if args.epochs is not None else {}
         if args.search is not None:
@@ -134,17 +188,35 @@ class RunCommand(Command):
         setups = models.resolve(model_names(args.models, profile), profile)
         out = args.out or Path(os.path.abspath(Path("results") / profile.name))
         threads = self._threads(args)
+        writable_folder(out, example="results/NAME")
         check_folder(args.data_dir)
+        reach_scheduler(args.scheduler)
         args.dataset = load_local(args.data_dir)  # a corrupt file is bad input too, found before TensorFlow
+        if args.dataset is not None:  # (one downloaded through Keras is the official release)
+            say_official(args.dataset, args.require_official, args.quiet)
+        from bench.study.plan import StudyConfig  # here, not above: the checks before it answer 0.3 s sooner
+
         args.study_config = StudyConfig(profile=profile, seeds=seeds, setups=setups,
                                         out=out, data_dir=args.data_dir, tune_per_seed=args.tune_per_seed,
                                         study=args.name, command=sys.argv[1:], save_models=args.save_models,
                                         started_at=args.started_at, requests=_requests(args, setups),
                                         threads_per_run=threads, workers=args.workers, scheduler=args.scheduler,
                                         resume=args.resume)
-        args.lock = StudyLock.acquire(out, warn=lambda line: print(line, file=sys.stderr))  # first: name the holder
+        self._claim(args, out)
+
+    @staticmethod
+    def _claim(args, out: Path) -> None:
+        """Lock --out (first: a holder is named), then refuse to overwrite a study, or to --resume another one."""
+        from bench.study.lock import StudyLock
+        from bench.study.resume import check_out_folder, existing_study
+
+        args.lock = StudyLock.acquire(out, warn=lambda line: print(line, file=sys.stderr))
         try:
             check_out_folder(out, args.resume)
+            if args.resume and args.dataset is not None:  # data still to download: the runner compares it later
+                # Here, before TensorFlow (it was found after 9.7 s); the runner compares again once users'
+                # models are built and their kinds known, which is a read of study.json.
+                existing_study(args.study_config, args.dataset.digest, kinds_settled=False)
         except BenchError:
             args.lock.release()
             raise
@@ -206,17 +278,38 @@ class DataCommand(Command):
     def add_arguments(self, parser):
         parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+        add_require_official(parser)
 
     def run(self, args):
         from bench.data import load_dataset, summarize
 
-        summary = summarize(load_dataset(args.data_dir))
+        dataset = load_dataset(args.data_dir)
+        say_official(dataset, args.require_official, quiet=True)  # the summary says it, on stdout
+        summary = summarize(dataset)
         print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
         return 0
 
 
+def add_require_official(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--require-official", action="store_true",
+                        help="data that is not the official Fashion-MNIST (by its published SHA-256) is an error")
+
+
+def say_official(dataset, required: bool, quiet: bool) -> None:
+    """One line on stderr: the official Fashion-MNIST (unless quiet), or a warning naming the first file that
+    is not (always); with --require-official, not official is bad input (exit 2)."""
+    from bench.data import official_line, require_official, unofficial_files
+
+    if required:
+        require_official(dataset)
+    if unofficial_files(dataset.file_sha256) or not quiet:
+        print(f"fmbench: {official_line(dataset)}", file=sys.stderr)
+
+
 def format_summary(summary: dict) -> str:
-    lines = [f"Fashion-MNIST from {summary['location']} ({summary['source']})", f"digest {summary['digest']}"]
+    lines = [f"Fashion-MNIST from {summary['location']} ({summary['source']})", f"digest {summary['digest']}",
+             "official Fashion-MNIST: " + ("yes, all four files match its published SHA-256" if summary["official"]
+                                           else "NO, see the warning above")]
     for part in ("train", "test"):
         info, px = summary[part], summary[part]["pixels"]
         shape = "x".join(str(d) for d in info["shape"][1:])
@@ -236,6 +329,9 @@ class ReferenceCommand(Command):
     def add_arguments(self, parser):
         parser.add_argument("results", type=Path, help="results folder written by 'fmbench run'")
         parser.add_argument("--out", type=Path, required=True, help="reference file to write (JSON)")
+
+    def check(self, args):
+        writable_file(args.out, "--out", "reference.json")
 
     def run(self, args):
         from bench.analysis import gate
@@ -263,6 +359,17 @@ class CheckCommand(Command):
         parser.add_argument("--junit", type=Path, default=None, help="write JUnit XML here")
         parser.add_argument("--markdown", type=Path, default=None, help="write a Markdown summary here")
         parser.add_argument("--per-class", action="store_true", help="also gate every class's F1")
+
+    def check(self, args):
+        for flag, path, example in (("--junit", args.junit, "report.xml"), ("--markdown", args.markdown, "gate.md")):
+            if path is not None:
+                writable_file(path, flag, example)
+        # The gate's statistics import SciPy and statsmodels (1.6 s): a missing reference is found without them.
+        if not args.reference.exists():
+            raise BenchError(f"reference file missing: {args.reference}", fix="make one with 'fmbench reference'")
+        if args.reference.is_dir():
+            raise BenchError(f"--reference must be a file, but {args.reference} is a folder",
+                             fix="pass the file that 'fmbench reference --out' wrote")
 
     def run(self, args):
         from bench.analysis import ci_output, gate
@@ -292,14 +399,19 @@ class CompareCommand(Command):
         parser.add_argument("--detect", type=float, default=0.005,
                             help="accuracy difference the seeds advice is sized for (default 0.005)")
 
+    def check(self, args):
+        if not 0 < args.detect < 1:
+            raise BenchError("--detect must be an accuracy difference between 0 and 1", value=args.detect)
+        if args.out is not None:
+            writable_folder(args.out)
+
     def run(self, args):
         from bench.analysis.compare import compare, load_studies
         from bench.report.compare import write_comparison
 
-        if not 0 < args.detect < 1:
-            raise BenchError("--detect must be an accuracy difference between 0 and 1", value=args.detect)
         studies = load_studies(args.results)
         out = args.out or Path("reports") / ("compare-" + "-vs-".join(s.folder.name for s in studies[:2]))
+        writable_folder(out)  # the default, known once the studies are read: still before the work of rendering
         html, pdf = write_comparison(compare(studies, args.detect), out)
         if not args.quiet:
             print(f"wrote {html} and {pdf}")
@@ -319,6 +431,10 @@ class ReportCommand(Command):
         parser.add_argument("--pdf", action="store_true", help="write the PDF (default: both HTML and PDF)")
         parser.add_argument("--strict", action="store_true", help="an invalid result file is an error (exit 2)")
 
+    def check(self, args):
+        if args.out is not None:
+            writable_folder(args.out)
+
     def run(self, args):
         import time
 
@@ -328,10 +444,12 @@ class ReportCommand(Command):
         start = time.perf_counter()
         report = build_report(args.results, strict=args.strict)
         built_s = time.perf_counter() - start
+        out = args.out or default_out(report)
+        writable_folder(out)  # the default, known once the studies are read: still before rendering
         for problem in report.problems:
             print(f"fmbench report: warning: {problem}", file=sys.stderr)
         both = not (args.html or args.pdf)
-        rendered = write_report(report, args.out or default_out(report), html=both or args.html, pdf=both or args.pdf)
+        rendered = write_report(report, out, html=both or args.html, pdf=both or args.pdf)
         rendered.seconds = {"data and figures": built_s, **rendered.seconds}
         if not args.quiet:
             print(f"wrote {' and '.join(map(str, rendered.paths))}; {rendered.describe()}")
@@ -359,7 +477,7 @@ class PerfCommand(Command):
 
     def check(self, args):
         from bench import models, profiles
-        from bench.data import check_folder
+        from bench.data import check_folder, load_local
 
         args.setups = models.resolve(args.models, profiles.resolve("reference"))
         estimators = [s.name for s in args.setups if s.spec.kind != "keras"]
@@ -372,7 +490,9 @@ class PerfCommand(Command):
                                    ("--search-n-train", args.search_n_train or 300, 300)):
             if value < least:
                 raise BenchError(f"{flag} must be at least {least}", value=value)
+        writable_folder(args.out, example="results/perf")
         check_folder(args.data_dir)
+        args.dataset = load_local(args.data_dir)  # as for run: a corrupt file is found before TensorFlow (was 9.1 s)
 
     def run(self, args):
         from bench.models.user import finalize
@@ -386,7 +506,7 @@ class PerfCommand(Command):
                             seeds=list(range(args.n_seeds)), n_train=args.n_train,
                             search_n_train=args.search_n_train, search_epochs=args.search_epochs,
                             data_dir=args.data_dir, out=args.out)
-        result = run_perf(config, Progress(args.quiet))
+        result = run_perf(config, Progress(args.quiet), args.dataset)
         print(format_perf(result))
         if not args.quiet:
             print(f"wrote {args.out / 'perf.json'}")
@@ -397,8 +517,16 @@ COMMANDS: list[Command] = [RunCommand(), DataCommand(), ReferenceCommand(), Chec
                            ReportCommand(), PerfCommand()]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, as every other error (its own is a 9-line usage block, then the
+    error); the subcommands' parsers are of this class too (add_subparsers makes its parent's class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fmbench", description="Benchmark and report on Fashion-MNIST classifiers.")
+    parser = Parser(prog="fmbench", description="Benchmark and report on Fashion-MNIST classifiers.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or chatter (for CI)")
     sub = parser.add_subparsers(dest="command", required=True)

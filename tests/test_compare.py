@@ -50,6 +50,8 @@ def elsewhere(other_study, tmp_path) -> Path:
     manifest["environment"]["cpu_model"] = "Intel Xeon <Gold>"
     manifest["environment"]["packages"]["keras"] = "3.0.0"
     (out / "study.json").write_text(json.dumps(manifest))
+    for path in out.glob("*-seed*.json"):  # a run names its study, as the manifest does
+        path.write_text(json.dumps({**json.loads(path.read_text()), "study": manifest["study"]}))
     return out
 
 
@@ -89,6 +91,18 @@ def test_self_comparison_report_reads_zero_and_p_one(smoke_study, cli, tmp_path)
     seeds = len(load_study(smoke_study).ok_runs("baseline"))
     assert html.count("+0.00 pts<br>") == 4 and html.count(" / 0 of ") == 2 * seeds  # Welch and paired; McNemar
     assert html.count(">0.00 %<br>") == 2  # churn
+
+
+def test_comparison_html_has_the_reports_content_security_policy(smoke_study, other_study):
+    """comparison.html, like report.html, may run no script and load nothing but data: images."""
+    from bench.report.compare import render_html
+
+    policy = ('<meta http-equiv="Content-Security-Policy" '
+              "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">")
+    report_template = Path(__file__).resolve().parent.parent / "templates" / "base.html"
+    assert policy in report_template.read_text()
+    html = render_html(compare(load_studies([smoke_study, other_study])))
+    assert html.count(policy) == 1 and html.index(policy) < html.index("<title>")
 
 
 def _png_data_uri() -> str:

@@ -34,6 +34,17 @@ from sklearn.linear_model import LogisticRegression
 def build(params):
     return LogisticRegression(C=params.get("C", 0.5), max_iter=params.get("max_iter", 50))
 '''
+# Names Keras builds with and TensorFlow refuses in the first training step (bench.models.user.NAME).
+NAMED = '''
+import keras
+
+
+def build(params):
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+    x = keras.layers.Dense(16, name={layer!r})(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x), name={model!r})
+'''
 
 
 def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -102,7 +113,21 @@ BAD = {
     "import error": ({"m.py": "import nosuchmodule_xyz\n"}, ["mine=m.py:build"],
                      "m.py failed: ModuleNotFoundError: No module named 'nosuchmodule_xyz'"),
     "neither keras nor estimator": ({"m.py": "def build(params):\n    return 42\n"}, ["mine=m.py:build"],
-                                    "the factory returned a int, neither a Keras model nor a scikit-learn estimator"),
+                                    "the factory returned an int, neither a Keras model nor a scikit-learn estimator"),
+    "factory raises": ({"m.py": "def build(params):\n    raise ValueError('no such width')\n"}, ["mine=m.py:build"],
+                       "m.py:build raised ValueError: no such width; check the factory and its params"),
+    "seven outputs": ({"m.py": "import keras\ndef build(params):\n    i = keras.Input((28, 28))\n"
+                       "    x = keras.layers.Flatten()(i)\n"
+                       "    return keras.Model(i, [keras.layers.Dense(10)(x) for _ in range(7)])\n"},
+                      ["mine=m.py:build"], "the model has 7 outputs; fmbench needs one, of 10 classes"),
+    "layer name with <": ({"m.py": NAMED.format(layer="dense<1>", model="mine")}, ["mine=m.py:build"],
+                          "layer name 'dense<1>' has '<>', which TensorFlow refuses in training; name it with "
+                          "letters, digits, '_', '.' and '-' only"),
+    'layer name with "': ({"m.py": NAMED.format(layer='a"b', model="mine")}, ["mine=m.py:build"],
+                          "layer name 'a\"b' has '\"', which TensorFlow refuses in training"),
+    "model name with a space": ({"m.py": NAMED.format(layer="hidden", model="my model")}, ["mine=m.py:build"],
+                                "model name 'my model' has ' ', which TensorFlow refuses in training; name it "
+                                "with letters, digits, '_', '.' and '-' only, starting with a letter or digit"),
     "not 10 classes": ({"m.py": "import keras\ndef build(params):\n    i = keras.Input((28, 28))\n"
                         "    return keras.Model(i, keras.layers.Dense(7)(keras.layers.Flatten()(i)))\n"},
                        ["mine=m.py:build"], "the model's output has shape (None, 7), not 10 classes"),

@@ -106,6 +106,15 @@ def _setup(spec: ModelSpec, profile, overrides: Mapping[str, Any], where: str) -
     return ModelSetup(spec, params, stages, grids)
 
 
+def _check_tables(tables: Mapping[str, dict], known: Mapping[str, ModelSpec], installed: Callable[[], list]) -> None:
+    """A [models.NAME] table sets up a built-in or installed model, or names its own factory: any other
+    table is a mistake (a forgotten factory, a misspelt name) that used to be ignored while the study ran."""
+    for name, table in tables.items():
+        if "factory" not in table and name not in known and name not in installed():
+            raise BenchError(f"[models.{name}] has no factory and {name!r} is not a built-in model",
+                             fix=f'add factory = "file.py:function" to it, or name one of {", ".join(known)}')
+
+
 def resolve(names: list[str], profile, where: str = "--models") -> list[ModelSetup]:
     """Each ``--models`` entry (a built-in name, or NAME=FACTORY for a user's model) and each
     ``[models.NAME]`` table of the config, checked and set up for ``profile``."""
@@ -113,6 +122,7 @@ def resolve(names: list[str], profile, where: str = "--models") -> list[ModelSet
 
     known = builtins()
     tables: dict[str, dict] = dict(getattr(profile, "models", {}) or {})
+    _check_tables(tables, known, user.entry_point_names)
     setups = []
     for entry in names:
         name, _, factory = entry.partition("=")

@@ -15,6 +15,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,13 @@ from bench.models.params import PositiveInt
 ENTRY_POINT_GROUP = "fmbench.models"
 # Fit settings are checked; any other parameter is the factory's to judge (checks are not strict).
 USER_CONSTRAINTS = {"epochs": PositiveInt(), "batch_size": PositiveInt()}
+# TensorFlow names its scopes and ops after the model, its layers and their weights. Keras builds a model
+# with any name, and then its first training step fails (exit 1, after the study started): tried with Keras
+# 3.15 / TensorFlow 2.21, a layer named 'dense<1>', 'a b', 'a"b', 'a:b' or 'é' is "not a valid scope name";
+# 'd>' passes that and fails in the optimizer's variables ("Node name contains invalid characters"); a
+# model named '_m', '-m', 'm:1' or 'my model' is "not a valid root scope name". '_d', '-d' and '.d' train.
+NAME = re.compile(r"[A-Za-z0-9_.-]+")
+ROOT_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.-]*")
 
 
 def _parse(target: str, where: str) -> tuple[str, str]:
@@ -143,9 +151,12 @@ def finalize(setup: ModelSetup) -> ModelSetup:
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise BenchError(f"{where}: {setup.spec.factory} raised {type(exc).__name__}: {first}",
-                         value=params, fix="check the factory and its params") from exc
+                         value=params or None, fix="check the factory and its params") from exc
     kind = model_kind(built, where)
-    shape = input_shape(built, where) if kind == "keras" else None
+    shape = None
+    if kind == "keras":
+        shape = input_shape(built, where)
+        check_names(built, where)
     spec = dataclasses.replace(setup.spec, kind=kind, build=_bound(factory, setup.spec.factory), input_shape=shape)
     return dataclasses.replace(setup, spec=spec)
 
@@ -159,18 +170,54 @@ def input_shape(model, where: str) -> tuple[int, ...]:
     return shapes[0]
 
 
+def _named_parts(model):
+    """(what, name) of the model, every layer (nested models' too) and every weight (its path's parts)."""
+    yield "model", model.name
+    layers = list(model.layers)
+    while layers:
+        layer = layers.pop()
+        yield "layer", layer.name
+        layers.extend(getattr(layer, "layers", []))
+    for weight in model.weights:
+        for part in str(getattr(weight, "path", weight.name)).split("/"):
+            yield "weight", part
+
+
+def check_names(model, where: str) -> None:
+    """Names TensorFlow accepts in training, checked before it: the model's, its layers' and its weights'."""
+    for what, name in _named_parts(model):
+        pattern = ROOT_NAME if what == "model" else NAME
+        if not pattern.fullmatch(name):
+            bad = "".join(sorted({c for c in name if not NAME.fullmatch(c)}))
+            problem = f"has {bad!r}" if bad else f"starts with {name[:1]!r}" if name else "is empty"
+            raise BenchError(f"{where}: {what} name {name!r} {problem}, which TensorFlow refuses in training",
+                             fix="name it with letters, digits, '_', '.' and '-' only"
+                             + (", starting with a letter or digit" if what == "model" else ""))
+
+
 def model_kind(built, where: str) -> str:
     """'keras' for a Keras model with 10 outputs, 'sklearn' for an estimator; anything else is bad input."""
     import keras
 
     if isinstance(built, keras.Model):
-        outputs = getattr(built, "outputs", None)
+        outputs = getattr(built, "outputs", None) or []
+        if len(outputs) > 1:
+            raise BenchError(f"{where}: the model has {len(outputs)} outputs; fmbench needs one, of 10 classes",
+                             fix="give keras.Model a single output tensor, from a Dense(10) layer (logits or softmax)")
         shape = tuple(outputs[0].shape) if outputs else None
-        if shape is not None and (len(outputs) != 1 or shape[-1] != 10):
+        if shape is not None and shape[-1] != 10:
             raise BenchError(f"{where}: the model's output has shape {shape}, not 10 classes",
                              fix="end the model with a Dense(10) layer (logits or softmax)")
         return "keras"
     if all(callable(getattr(built, m, None)) for m in ("fit", "predict", "get_params")):
         return "sklearn"
-    raise BenchError(f"{where}: the factory returned a {type(built).__name__}, neither a Keras model nor a "
+    raise BenchError(f"{where}: the factory returned {_a_type(built)}, neither a Keras model nor a "
                      "scikit-learn estimator", fix="return a keras.Model or an object with fit/predict/get_params")
+
+
+def _a_type(value) -> str:
+    """'None', 'an int', 'a str': what a factory returned, in words."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

@@ -59,20 +59,32 @@ def first_difference(ours, theirs, path: str = "") -> tuple[str, Any, Any] | Non
     return None if ours == theirs else (path, ours, theirs)
 
 
-def existing_study(config, data_digest: str) -> Manifest | None:
+def existing_study(config, data_digest: str, kinds_settled: bool = True) -> Manifest | None:
     """The study on disk that ``--resume`` continues (None if the folder holds none); a different one
-    is refused, naming the first field that differs."""
+    is refused, naming the first field that differs. ``kinds_settled`` False: the users' models are not
+    built yet (the CLI's check, before TensorFlow), so their kinds are not compared."""
     path = config.out / MANIFEST_NAME
     if not path.exists():
         return None
     manifest = read_record(path, Manifest)
-    found = first_difference(identity(config, data_digest), recorded_identity(manifest))
+    ours, theirs = identity(config, data_digest), recorded_identity(manifest)
+    if not kinds_settled:
+        _take_recorded_kinds(ours, theirs, config.setups)
+    found = first_difference(ours, theirs)
     if found:
         name, ours, theirs = found
         raise BenchError(f"--resume: {config.out} holds a different study: {name} is {_short(theirs)} there, "
                          f"{_short(ours)} here", fix=f"resume with the study's own command (study.json 'command': "
                          f"{' '.join(manifest.command)}), or choose another --out")
     return manifest
+
+
+def _take_recorded_kinds(ours: dict, theirs: dict, setups) -> None:
+    """A user model is 'keras' until its factory has run (a guess): compare it with the recorded kind instead."""
+    recorded = theirs.get("model_specs")
+    for setup in setups:
+        if setup.spec.user and isinstance(recorded, dict) and isinstance(recorded.get(setup.name), dict):
+            ours["model_specs"][setup.name]["kind"] = recorded[setup.name].get("kind")
 
 
 def _short(value) -> str:

@@ -169,10 +169,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_perf(config: PerfConfig, progress: Progress) -> PerfResult:
-    """Measure everything, write ``perf.json`` atomically into ``config.out``, return the result."""
+def run_perf(config: PerfConfig, progress: Progress, dataset: data_mod.Dataset | None = None) -> PerfResult:
+    """Measure everything, write ``perf.json`` atomically into ``config.out``, return the result.
+    ``dataset``: the data if the caller loaded it (the CLI does, to check it before TensorFlow)."""
     started, start = _now(), time.perf_counter()
-    dataset = data_mod.load_dataset(config.data_dir)
+    dataset = dataset if dataset is not None else data_mod.load_dataset(config.data_dir)
     progress.say("matrix-product microbenchmark ...")
     flops = matmul_flops()
     models = [measure_model(setup, dataset, config, progress) for setup in config.setups]

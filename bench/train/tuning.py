@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from bench.models import FAST, FIT_PARAMS, CompileOptions, ModelSetup
 from bench.profiles import Profile
@@ -86,6 +85,10 @@ HALVING_FACTOR = 3
 def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed: int, parallel: bool = False):
     """GridSearchCV ("exhaustive") or HalvingGridSearchCV over samples ("halving"), same folds and scoring;
     ``parallel``: every fit goes to the active joblib backend (fmbench sets Dask's)."""
+    # Imported here, not at the top: sklearn.model_selection takes 1.9 s to import, and bench.study.plan
+    # (imported by every `fmbench run` check) reads HALVING_FACTOR from this module.
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
     # return_train_score off for both (HalvingGridSearchCV defaults it on): the same record, no extra scoring.
     common = dict(scoring="accuracy", refit=False, error_score="raise", return_train_score=False,
                   cv=StratifiedKFold(n_folds, shuffle=True, random_state=seed), n_jobs=-1 if parallel else None)
