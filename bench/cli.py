@@ -6,17 +6,25 @@ Exit codes: 0 ok, 1 internal failure (or a failed check), 2 bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 
 
 class Command:
+    """One subcommand: its arguments; ``check`` validates them (before TensorFlow is imported) and returns
+    the request ``run`` carries out. What ``check`` takes hold of (a results folder's lock) it enters into
+    ``held``, which main keeps open until ``run`` returns, however it ends (Ctrl-C during TensorFlow's import
+    included)."""
+
     name = ""
     help = ""
     needs_tensorflow = False  # if so, main imports it (chatter hidden) after check() has passed
@@ -24,14 +32,15 @@ class Command:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         raise NotImplementedError
 
-    def check(self, args: argparse.Namespace) -> None:
-        """Validate every argument and the whole configuration, before TensorFlow is imported."""
+    def check(self, args: argparse.Namespace, held: contextlib.ExitStack) -> Any:
+        """Validate every argument and the whole configuration; the request for ``run`` (here: the arguments)."""
+        return args
 
-    def threads(self, args: argparse.Namespace) -> int | None:
+    def threads(self, request) -> int | None:
         """TensorFlow's threads in this process (None: its default)."""
         return None
 
-    def run(self, args: argparse.Namespace) -> int:
+    def run(self, request) -> int:
         raise NotImplementedError
 
 
@@ -139,6 +148,17 @@ def reach_scheduler(address: str | None, timeout_s: float = 3.0) -> None:
                              "port") from exc
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``fmbench run`` carries out, built once from its arguments: the study, its data if on disk
+    (None: Keras downloads it once TensorFlow is imported), the results folder's lock, and quiet mode."""
+
+    config: Any  # bench.study.plan.StudyConfig (imported late: its imports cost 0.3 s of every instant error)
+    dataset: Any  # bench.data.Dataset | None
+    lock: Any  # bench.study.lock.StudyLock, held by main's ExitStack
+    quiet: bool
+
+
 class RunCommand(Command):
     name = "run"
     needs_tensorflow = True
@@ -176,7 +196,7 @@ class RunCommand(Command):
         where.add_argument("--scheduler", default=None,
                            help="run units on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
 
-    def check(self, args):
+    def check(self, args, held):
         from bench import models, profiles
         from bench.data import check_folder, load_local, require_official
 
@@ -191,56 +211,52 @@ class RunCommand(Command):
         writable_folder(out, example="results/NAME")
         check_folder(args.data_dir)
         reach_scheduler(args.scheduler)
-        args.dataset = load_local(args.data_dir)  # a corrupt file is bad input too, found before TensorFlow
-        if args.dataset is not None and args.require_official:  # (one downloaded through Keras is the official one)
-            require_official(args.dataset)
+        dataset = load_local(args.data_dir)  # a corrupt file is bad input too, found before TensorFlow
+        if dataset is not None and args.require_official:  # (one downloaded through Keras is the official one)
+            require_official(dataset)
         from bench.study.plan import StudyConfig  # here, not above: the checks before it answer 0.3 s sooner
 
-        args.study_config = StudyConfig(profile=profile, seeds=seeds, setups=setups,
+        config = StudyConfig(profile=profile, seeds=seeds, setups=setups,
                                         out=out, data_dir=args.data_dir, tune_per_seed=args.tune_per_seed,
                                         study=args.name, command=sys.argv[1:], save_models=args.save_models,
                                         started_at=args.started_at, requests=_requests(args, setups),
                                         threads_per_run=threads, workers=args.workers, scheduler=args.scheduler,
                                         resume=args.resume)
-        self._claim(args, out)
-        if args.dataset is not None:  # said once every check has passed: an error stays one line
-            say_official(args.dataset, False, args.quiet)
+        lock = self._claim(config, dataset, held)
+        if dataset is not None:  # said once every check has passed: an error stays one line
+            say_official(dataset, False, args.quiet)
+        return RunRequest(config, dataset, lock, args.quiet)
 
     @staticmethod
-    def _claim(args, out: Path) -> None:
-        """Lock --out (first: a holder is named), then refuse to overwrite a study, or to --resume another one."""
+    def _claim(config, dataset, held: contextlib.ExitStack):
+        """Lock --out (first: a holder is named) until main is done, then refuse to overwrite a study, or to
+        --resume another one."""
         from bench.study.lock import StudyLock
         from bench.study.resume import check_out_folder, existing_study
 
-        args.lock = StudyLock.acquire(out, warn=lambda line: print(line, file=sys.stderr))
-        try:
-            check_out_folder(out, args.resume)
-            if args.resume and args.dataset is not None:  # data still to download: the runner compares it later
-                # Here, before TensorFlow (it was found after 9.7 s); the runner compares again once users'
-                # models are built and their kinds known, which is a read of study.json.
-                existing_study(args.study_config, args.dataset.digest, kinds_settled=False)
-        except BenchError:
-            args.lock.release()
-            raise
+        lock = held.enter_context(StudyLock.acquire(config.out, warn=lambda line: print(line, file=sys.stderr)))
+        check_out_folder(config.out, config.resume)
+        if config.resume and dataset is not None:  # data still to download: the runner compares it later
+            # Here, before TensorFlow (it was found after 9.7 s); the runner compares again once users'
+            # models are built and their kinds known, which is a read of study.json.
+            existing_study(config, dataset.digest, kinds_settled=False)
+        return lock
 
-    def run(self, args):
+    def run(self, request):
         from bench.models.user import finalize
         from bench.progress import Progress
         from bench.study.runner import run_study
 
-        config = args.study_config
-        try:
-            config.setups = [finalize(setup) for setup in config.setups]  # imports and builds users' models once
-            _, failed = run_study(config, Progress(args.quiet), args.dataset, args.lock)
-        finally:
-            args.lock.release()
+        config = request.config
+        config.setups = [finalize(setup) for setup in config.setups]  # imports and builds users' models once
+        _, failed = run_study(config, Progress(request.quiet), request.dataset, request.lock)
         if failed:
             print(f"fmbench run: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1 if failed else 0
 
-    def threads(self, args):
+    def threads(self, request):
         """Runs in this process take the study's count; with a cluster they run elsewhere."""
-        config = args.study_config
+        config = request.config
         return None if config.workers or config.scheduler else config.threads_per_run
 
     @staticmethod
@@ -332,8 +348,9 @@ class ReferenceCommand(Command):
         parser.add_argument("results", type=Path, help="results folder written by 'fmbench run'")
         parser.add_argument("--out", type=Path, required=True, help="reference file to write (JSON)")
 
-    def check(self, args):
+    def check(self, args, held):
         writable_file(args.out, "--out", "reference.json")
+        return args
 
     def run(self, args):
         from bench.analysis import gate
@@ -362,7 +379,7 @@ class CheckCommand(Command):
         parser.add_argument("--markdown", type=Path, default=None, help="write a Markdown summary here")
         parser.add_argument("--per-class", action="store_true", help="also gate every class's F1")
 
-    def check(self, args):
+    def check(self, args, held):
         for flag, path, example in (("--junit", args.junit, "report.xml"), ("--markdown", args.markdown, "gate.md")):
             if path is not None:
                 writable_file(path, flag, example)
@@ -372,6 +389,7 @@ class CheckCommand(Command):
         if args.reference.is_dir():
             raise BenchError(f"--reference must be a file, but {args.reference} is a folder",
                              fix="pass the file that 'fmbench reference --out' wrote")
+        return args
 
     def run(self, args):
         from bench.analysis import ci_output, gate
@@ -401,11 +419,12 @@ class CompareCommand(Command):
         parser.add_argument("--detect", type=float, default=0.005,
                             help="accuracy difference the seeds advice is sized for (default 0.005)")
 
-    def check(self, args):
+    def check(self, args, held):
         if not 0 < args.detect < 1:
             raise BenchError("--detect must be an accuracy difference between 0 and 1", value=args.detect)
         if args.out is not None:
             writable_folder(args.out)
+        return args
 
     def run(self, args):
         from bench.analysis.compare import compare, load_studies
@@ -433,9 +452,10 @@ class ReportCommand(Command):
         parser.add_argument("--pdf", action="store_true", help="write the PDF (default: both HTML and PDF)")
         parser.add_argument("--strict", action="store_true", help="an invalid result file is an error (exit 2)")
 
-    def check(self, args):
+    def check(self, args, held):
         if args.out is not None:
             writable_folder(args.out)
+        return args
 
     def run(self, args):
         import time
@@ -458,6 +478,15 @@ class ReportCommand(Command):
         return 0
 
 
+@dataclass(frozen=True)
+class PerfRequest:
+    """``fmbench perf``'s arguments with the models they name, resolved, and the data if on disk."""
+
+    args: argparse.Namespace
+    setups: list
+    dataset: Any  # bench.data.Dataset | None
+
+
 class PerfCommand(Command):
     name = "perf"
     needs_tensorflow = True
@@ -477,12 +506,12 @@ class PerfCommand(Command):
         parser.add_argument("--out", type=Path, default=Path("results/perf"), help="folder for perf.json")
         parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
 
-    def check(self, args):
+    def check(self, args, held):
         from bench import models, profiles
         from bench.data import check_folder, load_local
 
-        args.setups = models.resolve(args.models, profiles.resolve("reference"))
-        estimators = [s.name for s in args.setups if s.spec.kind != "keras"]
+        setups = models.resolve(args.models, profiles.resolve("reference"))
+        estimators = [s.name for s in setups if s.spec.kind != "keras"]
         if estimators:
             raise BenchError(f"fmbench perf times Keras models; {estimators[0]} is a scikit-learn estimator",
                              fix="leave it out of --models")
@@ -494,21 +523,23 @@ class PerfCommand(Command):
                 raise BenchError(f"{flag} must be at least {least}", value=value)
         writable_folder(args.out, example="results/perf")
         check_folder(args.data_dir)
-        args.dataset = load_local(args.data_dir)  # as for run: a corrupt file is found before TensorFlow (was 9.1 s)
+        dataset = load_local(args.data_dir)  # as for run: a corrupt file is found before TensorFlow (was 9.1 s)
+        return PerfRequest(args, setups, dataset)
 
-    def run(self, args):
+    def run(self, request):
         from bench.models.user import finalize
         from bench.progress import Progress
         from bench.train.perf import PerfConfig, format_perf, run_perf
 
-        setups = [finalize(setup) for setup in args.setups]
+        args = request.args
+        setups = [finalize(setup) for setup in request.setups]
         if any(s.spec.kind != "keras" for s in setups):
             raise BenchError("fmbench perf times Keras models; a --models factory returned an estimator")
         config = PerfConfig(setups=setups, batch_size=args.batch_size, epochs=args.epochs,
                             seeds=list(range(args.n_seeds)), n_train=args.n_train,
                             search_n_train=args.search_n_train, search_epochs=args.search_epochs,
                             data_dir=args.data_dir, out=args.out)
-        result = run_perf(config, Progress(args.quiet), args.dataset)
+        result = run_perf(config, Progress(args.quiet), request.dataset)
         print(format_perf(result))
         if not args.quiet:
             print(f"wrote {args.out / 'perf.json'}")
@@ -548,12 +579,13 @@ def main(argv: list[str] | None = None) -> int:
     args.started_at = started_at
     try:
         absolute_paths(args)
-        args.handler.check(args)
-        if args.handler.needs_tensorflow:
-            from bench import tfruntime
+        with contextlib.ExitStack() as held:
+            request = args.handler.check(args, held)
+            if args.handler.needs_tensorflow:
+                from bench import tfruntime
 
-            tfruntime.start(args.handler.threads(args))
-        return args.handler.run(args)
+                tfruntime.start(args.handler.threads(request))
+            return args.handler.run(request)
     except BenchError as exc:
         if args.debug:
             raise

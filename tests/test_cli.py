@@ -322,3 +322,18 @@ def test_run_says_the_data_is_not_official_and_require_official_stops_before_ten
     assert only_line(done).startswith(f"fmbench run: error: {labels} is not the official Fashion-MNIST file (1 of "
                                       "4 files differ from the published SHA-256)")
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_while_tensorflow_is_imported_leaves_no_lock_behind(tmp_path, data_dir):
+    """The lock is held from before TensorFlow's import to the last write: an interrupt in between releases it
+    (it used to be released by run() only, so Ctrl-C during the import left fmbench.lock behind)."""
+    interrupted = ("import sys; from bench import cli, tfruntime\n"
+                   "def start(threads): raise KeyboardInterrupt\n"
+                   "tfruntime.start = start; sys.exit(cli.main(sys.argv[1:]))")
+    out = tmp_path / "study"
+    command = [sys.executable, "-c", interrupted, "--quiet", "run", "--profile", "smoke", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "FMBENCH_DATA_DIR": str(data_dir)})
+    assert done.returncode == 130, done.stderr
+    assert only_line(done) == "fmbench run: interrupted; results already written are kept"
+    assert not out.exists()  # made for the lock, empty, removed with it

@@ -73,6 +73,12 @@ class StudyLock:
              "that process is gone)")
         path.unlink(missing_ok=True)
 
+    def __enter__(self) -> StudyLock:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
     def release(self) -> None:
         found = holder(self.path)
         if found and found.get("pid") == self.pid:

@@ -9,6 +9,7 @@ that fails marks its model's runs failed; the study goes on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import uuid
@@ -58,16 +59,21 @@ def run_study(config: StudyConfig, progress: Progress, dataset: data_mod.Dataset
     """Run every unit not already done; returns the manifest and the file names of failed runs.
 
     Wall time counts from ``config.started_at`` (the process's start, so start-up is in it) when
-    given. ``dataset``: the data if the caller loaded it; ``lock``: the folder's lock if the caller holds it.
+    given. ``dataset``: the data if the caller loaded it. ``lock``: the folder's lock if the caller holds it
+    (the CLI takes it, and checks the folder, before TensorFlow's import); else both are done here.
     """
-    resume.check_out_folder(config.out, config.resume)
-    held = lock or StudyLock.acquire(config.out, warn=progress.say)
+    with contextlib.nullcontext(lock) if lock else _claim(config, progress):
+        return Driver(config, progress, dataset or data_mod.load_dataset(config.data_dir)).run()
+
+
+def _claim(config: StudyConfig, progress: Progress) -> StudyLock:
+    held = StudyLock.acquire(config.out, warn=progress.say)
     try:
-        driver = Driver(config, progress, dataset or data_mod.load_dataset(config.data_dir))
-        return driver.run()
-    finally:
-        if lock is None:
-            held.release()
+        resume.check_out_folder(config.out, config.resume)
+    except BaseException:
+        held.release()
+        raise
+    return held
 
 
 @dataclass
