@@ -7,7 +7,9 @@ import json
 import pytest
 
 from bench import environment
-from bench.results import ModelPerf, PathTiming, PerfResult, read_record
+from bench.errors import BenchError
+from bench.results import ModelPerf, PathTiming, PerfResult, read_record, write_json_atomic
+from bench.results.schema import PERF_SCHEMA_VERSION
 from bench.train import perf
 
 
@@ -48,6 +50,7 @@ def test_perf_times_one_grid_stage_with_both_searches(tiny_perf):
         assert search.best_params[kind]["learning_rate"] in search.param_grid["learning_rate"]
 
 
+@pytest.mark.slow
 def test_perf_times_a_users_keras_model_and_the_cnn(cli, tmp_path):
     (tmp_path / "mine.py").write_text(
         "import keras\n\n\ndef build(params):\n    inputs = keras.Input((784,), dtype='uint8')\n"
@@ -83,18 +86,40 @@ def test_steady_epoch_time_leaves_out_each_first_epoch():
     assert perf.steady_epoch_s(single) == 4.0
 
 
-def test_speedup_and_flop_share_are_computed_from_raw_figures():
+def _result() -> PerfResult:
     def timing(seconds):
         return PathTiming(compile_options={}, epoch_seconds=[[9.0, seconds]], fit_seconds=[1], test_accuracy=[0.5])
 
     model = ModelPerf(model="baseline", params=10, flops_per_epoch=6e9, n_images=1000, epochs=2, batch_size=32,
                       seeds=[0], plain=timing(4.0), fast=timing(1.0), peak_rss_gib=1.0)
-    result = PerfResult(config={}, matmul_size=8, matmul_flops=1e10, models=[model], search=None,
-                        environment=environment.collect(), started="", finished="", wall_s=1.0)
+    return PerfResult(config={}, matmul_size=8, matmul_flops=1e10, models=[model], search=None,
+                      environment=environment.collect(), started="", finished="", wall_s=1.0)
+
+
+def test_speedup_and_flop_share_are_computed_from_raw_figures():
+    result = _result()
     fast = perf.model_rows(result)[1]
     assert fast["speedup"] == 4.0 and fast["images_per_s"] == 1000.0 and fast["flop_fraction"] == 0.6
     assert "grid stage" not in perf.format_perf(result)
     json.dumps(result.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_perf_json_of_every_version_so_far_loads(tmp_path, version):
+    """perf.json numbered its versions with the run files' until it got its own (3): older ones still load."""
+    result = _result()
+    path = tmp_path / "perf.json"
+    write_json_atomic(path, {**result.model_dump(mode="json"), "schema_version": version})
+    assert read_record(path, PerfResult) == result and result.schema_version == PERF_SCHEMA_VERSION == 3
+
+
+def test_perf_json_from_a_newer_fmbench_is_one_line(tmp_path):
+    path = tmp_path / "perf.json"
+    write_json_atomic(path, {**_result().model_dump(mode="json"), "schema_version": 4})
+    with pytest.raises(BenchError) as caught:
+        read_record(path, PerfResult)
+    assert caught.value.message() == (f"{path}: schema_version 4 is not supported (this fmbench reads perf files of "
+                                      "version 3); re-run 'fmbench perf', or use the fmbench version that wrote it")
 
 
 def test_matmul_benchmark_counts_two_n_cubed_flops():

@@ -33,8 +33,20 @@ def test_smoke_study_round_trips(smoke_study, tmp_path):
 
 def test_wrong_schema_version_is_one_line(study_copy):
     _edit(study_copy / "baseline-seed0.json", lambda p: p.update(schema_version=99))
-    with pytest.raises(BenchError, match=r"baseline-seed0.json: schema_version 99 is not supported"):
+    with pytest.raises(BenchError, match=r"baseline-seed0.json: schema_version 99 is not supported \(this fmbench "
+                                         r"reads run files of version 3\); re-run the study, or use the fmbench "
+                                         r"version that wrote it$"):
         results.load_study(study_copy)
+    _edit(study_copy / "baseline-seed0.json", lambda p: p.update(schema_version=0))  # older than any migration
+    with pytest.raises(BenchError, match=r"baseline-seed0.json: schema_version 0 is not supported"):
+        results.read_record(study_copy / "baseline-seed0.json", results.RunResult)
+
+
+def test_a_file_of_another_kind_is_named_as_such(study_copy):
+    with pytest.raises(BenchError) as caught:
+        results.read_record(study_copy / "study.json", results.RunResult)
+    assert caught.value.message() == (f"{study_copy / 'study.json'}: not an fmbench run file (field 'kind' is not "
+                                      "'run'); got 'manifest'; pass a run file, or re-run the study")
 
 
 def test_invalid_field_names_file_and_field(study_copy):
@@ -61,16 +73,27 @@ def test_status_must_match_content(study_copy):
         results.read_record(study_copy / "baseline-seed1.json", results.RunResult)
 
 
-def test_migrations_upgrade_old_files(study_copy, monkeypatch):
-    def from_zero(payload):
-        payload["study"] = payload.pop("name")
-        return {**payload, "schema_version": 1}
+def test_a_schema_2_run_takes_its_host_from_its_environment(study_copy):
+    def to_schema_2(run):  # schema 2 named the host only in the environment, and no worker
+        run.update(schema_version=2, environment={**run["environment"], "hostname": "old-host"})
+        del run["host"], run["worker"]
 
-    monkeypatch.setitem(results.MIGRATIONS, 0, from_zero)
     path = study_copy / "baseline-seed0.json"
-    name = json.loads(path.read_text())["study"]
-    _edit(path, lambda p: p.update(schema_version=0, name=p.pop("study")))
-    assert results.read_record(path, results.RunResult).study == name
+    _edit(path, to_schema_2)
+    run = results.read_record(path, results.RunResult)
+    assert (run.schema_version, run.host, run.worker) == (3, "old-host", None)
+
+
+def test_a_schema_2_manifest_takes_tuning_per_seed_from_its_command(study_copy):
+    def to_schema_2(manifest):
+        manifest.update(schema_version=2, command=[*manifest["command"], "--tune-per-seed"])
+        for name in ("threads_per_run", "tune_per_seed", "sessions"):
+            del manifest[name]
+
+    _edit(study_copy / "study.json", to_schema_2)
+    manifest = results.read_record(study_copy / "study.json", results.Manifest)
+    assert (manifest.schema_version, manifest.tune_per_seed, manifest.threads_per_run) == (3, True, None)
+    assert manifest.sessions == []
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):

@@ -22,12 +22,9 @@ Simulated false-alarm and detection rates: README, "Regression gate"; tests/test
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-
-from pydantic import ValidationError
 
 from bench.analysis.checks import (
     Check,
@@ -44,9 +41,9 @@ from bench.analysis.checks import (
 )
 from bench.analysis.stats import METRICS
 from bench.errors import BenchError
-from bench.results import Environment, Record, RunResult, Study, write_json_atomic
+from bench.results import Environment, Record, RunResult, Study, read_record, write_json_atomic
 
-REFERENCE_SCHEMA_VERSION = 1
+REFERENCE_SCHEMA_VERSION = 1  # the reference's own version sequence (bench.results.migrations, 'reference')
 GATE_ALPHA = 0.01  # the whole gate's false-alarm rate on unchanged code: one run in a hundred
 SAME_SHIFT = 1e-6  # far below one test image (1e-4 of accuracy): float round-off only
 LABELS = {"test_accuracy": "test accuracy", "gap_train_test": "overfitting gap (train - test accuracy)"}
@@ -103,25 +100,9 @@ def write_reference(reference: Reference, path: Path) -> None:
 
 
 def read_reference(path: Path) -> Reference:
-    """Load and validate a reference file; every problem is one BenchError naming the file."""
-    try:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BenchError(f"reference file missing: {path}", fix="make one with 'fmbench reference'") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BenchError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(payload, dict) or payload.get("kind") != "reference":
-        raise BenchError(f"{path}: not an fmbench reference file (field 'kind' is not 'reference')",
-                         fix="make one with 'fmbench reference RESULTS_DIR --out FILE.json'")
-    if payload.get("schema_version") != REFERENCE_SCHEMA_VERSION:
-        raise BenchError(f"{path}: reference schema_version {payload.get('schema_version')!r} is not supported "
-                         f"(this fmbench reads {REFERENCE_SCHEMA_VERSION})", fix="re-make the reference")
-    try:
-        return Reference.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise BenchError(f"{path}: invalid reference, field '{where}': {first['msg']}") from exc
+    """Load, migrate (``bench.results.migrations``, kind "reference") and validate a reference file, as
+    every result file is read; every problem is one BenchError naming the file."""
+    return read_record(Path(path), Reference)
 
 
 def ensure_comparable(reference: Reference, study: Study, reference_path: Path) -> None:

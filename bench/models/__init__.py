@@ -44,10 +44,10 @@ class ModelSpec:
     source_sha256: str | None = None  # a user model's source file
     user: bool = False
     input_shape: tuple[int, ...] | None = None  # a Keras model's image shape if not 28x28 (28x28x1, 784)
-    # For the plan's estimate (bench.study.plan): seconds per training image per epoch at batch size 32
-    # on a 2-core CPU (an estimator: per image of one fit), and what a stage is assumed to pick.
     # fmbench perf's plain path: the model as a script would write it (float32 input scaled beforehand).
     reference: Callable[[dict[str, Any]], Any] | None = None
+    # For the plan's estimate (bench.study.plan): seconds per training image per epoch at batch size 32
+    # on a 2-core CPU (an estimator: per image of one fit), and what a stage is assumed to pick.
     cost: Callable[[dict[str, Any]], float] = lambda params: 1.1e-5
     assume: Mapping[str, Callable[[list], Any]] = field(default_factory=dict)
 

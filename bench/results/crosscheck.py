@@ -120,6 +120,8 @@ def expected_params(run: RunResult, manifest: Manifest) -> tuple[dict | None, st
         return None, ""
     if not spec.get("tuned"):
         return spec.get("params"), f"the manifest's model_specs.{run.model}.params"
+    if not manifest.seeds:
+        return None, ""  # a study without seeds: named by bench.results.whole
     search_seed = run.seed if manifest.tune_per_seed else manifest.seeds[0]
     tuning = [t for t in manifest.tuning if (t.model, t.seed) == (run.model, search_seed)]
     if not tuning:
@@ -148,9 +150,9 @@ def mistakes(run: RunResult, probability: np.ndarray, path: Path) -> list[Contra
     for i, index in enumerate(m.indices):
         if not 0 <= index < len(p.true):
             return [Contradiction(path, f"mistakes.indices[{i}]", index, f"an index below {len(p.true)}", source)]
-        for name, stored, expected in (("labels", m.labels[i], p.true[index]),
-                                       ("predicted", (m.predicted or p.predicted)[i], p.predicted[index]),
-                                       ("probability", (m.probability or p.probability)[i], p.probability[index])):
+        pairs = [("labels", m.labels, p.true), ("predicted", m.predicted, p.predicted),
+                 ("probability", m.probability, p.probability)]
+        for name, stored, expected in ((n, a[i], b[index]) for n, a, b in pairs if a is not None):
             if stored != expected:
                 return [Contradiction(path, f"mistakes.{name}[{i}]", stored, expected, source)]
         if p.true[index] == p.predicted[index]:

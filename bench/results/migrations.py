@@ -1,4 +1,7 @@
-"""Upgrades of older result files, applied on load: version N to N+1, one function each.
+"""Upgrades of older result files, applied on load: per kind of file (its ``kind`` field), version N to
+N+1, one function each. Each kind numbers its versions on its own: a record class declares its kind and
+current version as the defaults of its ``kind`` and ``schema_version`` fields (``RunResult``, ``Manifest``,
+``PerfResult``, the gate's ``Reference``), and ``bench.results.read_record`` reads every one of them here.
 
 A migration never invents a measurement: what an old file did not record becomes None
 (and readers say it is unknown), never a guessed value.
@@ -10,16 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.results.schema import SCHEMA_VERSION
 
 
-def _v1_to_v2(payload: dict) -> dict:
+def _run_v1_to_v2(payload: dict) -> dict:
     """Schema 1 copied the study's data-loading time into every run; it belongs to the manifest."""
     payload = dict(payload, schema_version=2)
-    if payload.get("kind") == "run" and isinstance(payload.get("timings"), dict):
+    if isinstance(payload.get("timings"), dict):
         payload["timings"] = {k: v for k, v in payload["timings"].items() if k != "data_load_s"}
-    if payload.get("kind") == "manifest" and isinstance(payload.get("tuning"), list):
-        # Schema 1 tuned one model only, the reference's tunable MLP.
+    return payload
+
+
+def _manifest_v1_to_v2(payload: dict) -> dict:
+    """Schema 1 tuned one model only, the reference's tunable MLP."""
+    payload = dict(payload, schema_version=2)
+    if isinstance(payload.get("tuning"), list):
         payload["tuning"] = [{**t, "model": "tuned"} if isinstance(t, dict) else t for t in payload["tuning"]]
         if "tuned" in payload.get("models", []):  # and reported its gain over the baseline
             payload["model_specs"] = {"tuned": {"kind": "keras", "factory": "bench.models.mlp:build_tunable",
@@ -27,30 +34,56 @@ def _v1_to_v2(payload: dict) -> dict:
     return payload
 
 
-def _v2_to_v3(payload: dict) -> dict:
-    """Schema 3 names each run's host; a schema-2 run recorded it in its environment. Its worker and
-    the study's thread count were not recorded: they stay unknown (None)."""
+def _run_v2_to_v3(payload: dict) -> dict:
+    """Schema 3 names each run's host; a schema-2 run recorded it in its environment. Its worker was not
+    recorded: it stays unknown (None)."""
     payload = dict(payload, schema_version=3)
     environment = payload.get("environment")
-    if payload.get("kind") == "run" and isinstance(environment, dict) and "host" not in payload:
+    if isinstance(environment, dict) and "host" not in payload:
         payload["host"] = environment.get("hostname")
-    if payload.get("kind") == "manifest" and "--tune-per-seed" in (payload.get("command") or []):
+    return payload
+
+
+def _manifest_v2_to_v3(payload: dict) -> dict:
+    """Schema 3 records whether tuning ran per seed (schema 2 said so only in its command); the study's
+    thread count was not recorded: it stays unknown (None)."""
+    payload = dict(payload, schema_version=3)
+    if "--tune-per-seed" in (payload.get("command") or []):
         payload["tune_per_seed"] = True
     return payload
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _renumbered(payload: dict) -> dict:
+    """perf.json's versions 1 and 2 were the run files' numbers, which it shared: its content did not change."""
+    return dict(payload, schema_version=payload["schema_version"] + 1)
 
 
-def migrate(payload: dict, path: Path) -> dict:
-    version = payload.get("schema_version")
-    if not isinstance(version, int):
-        raise BenchError(f"{path}: field 'schema_version' is missing or not an integer", value=version,
-                         fix="this is not an fmbench result file")
-    if version > SCHEMA_VERSION or (version < SCHEMA_VERSION and version not in MIGRATIONS):
-        raise BenchError(f"{path}: schema_version {version} is not supported (this fmbench reads "
-                         f"{SCHEMA_VERSION})", fix="re-run the study or use a matching fmbench version")
-    while version < SCHEMA_VERSION:
-        payload = MIGRATIONS[version](payload)
-        version = payload["schema_version"]
+MIGRATIONS: dict[str, dict[int, Callable[[dict], dict]]] = {
+    "run": {1: _run_v1_to_v2, 2: _run_v2_to_v3},
+    "manifest": {1: _manifest_v1_to_v2, 2: _manifest_v2_to_v3},
+    "perf": {1: _renumbered, 2: _renumbered},
+    "reference": {},
+}
+# How to get a readable file of each kind: the fix of every error about one.
+REMAKE = {"run": "re-run the study", "manifest": "re-run the study", "perf": "re-run 'fmbench perf'",
+          "reference": "make one with 'fmbench reference RESULTS_DIR --out FILE.json'"}
+
+
+def migrate(payload: dict, path: Path, kind: str, version: int) -> dict:
+    """``payload`` of a ``kind`` file upgraded to ``version``; a file of another kind, or of a version
+    without a way here, is a BenchError naming the file."""
+    if payload.get("kind") != kind:
+        raise BenchError(f"{path}: not an fmbench {kind} file (field 'kind' is not '{kind}')",
+                         value=payload.get("kind"), fix=f"pass a {kind} file, or {REMAKE[kind]}")
+    found = payload.get("schema_version")
+    if not isinstance(found, int):
+        raise BenchError(f"{path}: field 'schema_version' is missing or not an integer", value=found,
+                         fix=f"pass a {kind} file, or {REMAKE[kind]}")
+    steps = MIGRATIONS[kind]
+    if found > version or any(step not in steps for step in range(found, version)):
+        raise BenchError(f"{path}: schema_version {found} is not supported (this fmbench reads {kind} files of "
+                         f"version {version})", fix=f"{REMAKE[kind]}, or use the fmbench version that wrote it")
+    while found < version:
+        payload = steps[found](payload)
+        found = payload["schema_version"]
     return payload

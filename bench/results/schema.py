@@ -2,8 +2,8 @@
 
 A study directory holds ``study.json`` (the manifest) and one ``<model>-seed<N>.json``
 per run. Raw per-seed and per-fold values are stored; aggregates are computed by
-readers (``bench.analysis.stats``), never stored. Every file carries ``schema_version``;
-older versions are upgraded on load by ``bench.results.migrations``.
+readers (``bench.analysis.stats``), never stored. Every file carries ``kind`` and ``schema_version``,
+each kind with its own version sequence; older versions are upgraded on load by ``bench.results.migrations``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
+# Run files' and the manifest's version.
 # 2: split record, test-label digest, saved-model record; data_load_s moved to the manifest.
 # 3: runs name the host and worker that ran them; the manifest records threads per run, tuning per
 #    seed and each session (executor, skipped units) of a resumable study.
 SCHEMA_VERSION = 3
+# perf.json's version: it shared SCHEMA_VERSION's numbers up to 3, its content unchanged since 1.
+PERF_SCHEMA_VERSION = 3
 MANIFEST_NAME = "study.json"
 
 
@@ -283,7 +286,7 @@ class PathTiming(Record):
 class ModelPerf(Record):
     model: str
     params: int
-    flops_per_epoch: float  # 6 x parameters x images: forward and backward passes
+    flops_per_epoch: float  # 3 x forward FLOPs per image (Layer.flops summed) x images: backward = 2 x forward
     n_images: int
     epochs: int
     batch_size: int
@@ -310,7 +313,7 @@ class SearchPerf(Record):
 class PerfResult(Record):
     """``perf.json``: how fast this machine trains, and how long a grid stage takes."""
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = PERF_SCHEMA_VERSION
     kind: Literal["perf"] = "perf"
     config: dict[str, Any]
     matmul_size: int

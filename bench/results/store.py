@@ -1,7 +1,9 @@
 """Result files on disk: atomic writes, and loads that validate, migrate and verify.
 
 Every reader (report, compare, reference, check) goes through ``load_study``, so a figure
-that its own file contradicts is caught in one place (``bench.results.verify``).
+that its own file contradicts is caught in one place (``bench.results.verify``). Every record file
+(run, manifest, perf.json, gate reference) is read by ``read_record``, migrated as its kind says; every
+result file, saved models included, is written by ``write_bytes_atomic``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from bench.errors import BenchError
 from bench.results import whole
-from bench.results.migrations import migrate
+from bench.results.migrations import REMAKE, migrate
 from bench.results.schema import MANIFEST_NAME, Manifest, RunResult
 from bench.results.verify import verify_run
 
@@ -76,16 +78,19 @@ def _describe(error: ValidationError) -> str:
 
 
 def read_record(path: Path, model: type[T]) -> T:
-    """Load and validate one file; every problem is a BenchError naming the file."""
+    """Load, migrate and validate one file of any kind (run, manifest, perf.json, gate reference); every
+    problem is a BenchError naming the file. ``model`` says which kind and version it reads: the defaults
+    of its ``kind`` and ``schema_version`` fields."""
+    kind, version = model.model_fields["kind"].default, model.model_fields["schema_version"].default
     try:
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise BenchError(f"result file missing: {path}") from exc
+        raise BenchError(f"{kind} file missing: {path}", fix=REMAKE[kind]) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BenchError(f"{path}: not valid JSON ({exc})", fix="the file is damaged; re-run the study") from exc
+        raise BenchError(f"{path}: not valid JSON ({exc})", fix=f"the file is damaged; {REMAKE[kind]}") from exc
     if not isinstance(payload, dict):
         raise BenchError(f"{path}: expected a JSON object", value=type(payload).__name__)
-    payload = migrate(payload, path)
+    payload = migrate(payload, path, kind, version)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

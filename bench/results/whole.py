@@ -31,6 +31,8 @@ def completeness(folder: Path, manifest: Manifest) -> list[str]:
     found = [f"{folder / 'study.json'}: {name} lists {value} twice" for name, values in
              (("seeds", manifest.seeds), ("models", manifest.models), ("runs", listed))
              for value in sorted({v for v in values if values.count(v) > 1}, key=str)]
+    if not planned:
+        found.append(f"{folder / 'study.json'}: plans no run (models {manifest.models}, seeds {manifest.seeds})")
     missing = [name for name in planned if name not in on_disk]
     if missing:
         found.append(f"{folder}: the study is incomplete: {len(missing)} of {len(planned)} planned runs "
@@ -96,7 +98,7 @@ def tuning_record(folder: Path, manifest: Manifest) -> list[str]:
         if tuning.model not in manifest.models or tuning.seed not in manifest.seeds:
             found.append(f"{where}: not a model and seed of this study")
             continue
-        if spec is not None:
+        if isinstance(spec, dict) and isinstance(spec.get("params", {}), dict):
             expected = {**spec.get("params", {}), **{k: v for s in tuning.stages for k, v in s.best_params.items()}}
             differs = [k for k in {**expected, **tuning.best_params} if expected.get(k) != tuning.best_params.get(k)]
             if differs:
@@ -118,7 +120,11 @@ def stage_winners(where: str, tuning: Tuning) -> list[str]:
         params = stage.cv_results.get("params")
         if not ranks or not scores or not params or len(ranks) != len(params):
             continue
-        best = ranks.index(min(ranks))
+        try:
+            best = ranks.index(min(ranks))
+        except TypeError:  # an edited rank that is not a number
+            found.append(f"{where}: stage '{stage.name}' has a cv_results rank_test_score that is not all numbers")
+            continue
         if params[best] != stage.best_params or abs(scores[best] - stage.best_score) > EXACT_TOLERANCE:
             found.append(f"{where}: stage '{stage.name}' stores best {stage.best_params} ({stage.best_score:.6g}) "
                          f"but its cv_results rank {params[best]} ({scores[best]:.6g}) first")

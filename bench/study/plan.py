@@ -27,7 +27,10 @@ from bench.train.tuning import HALVING_FACTOR
 START_UP_S = 6.0  # import TensorFlow, read and check the data, collect the environment
 SECONDS_PER_FIT = 0.8  # build, trace, score the held-out fold: smoke fits of 1,600 images take 0.6-0.9 s
 SECONDS_PER_RUN = 0.5  # a run's own bookkeeping: mistakes, per-class scores, writing its file
-SECONDS_PER_XLA_COMPILE = 0.6  # quick stage 1: 2.83 s at 5 epochs, 4.49 s at 10 -> 1.17 s fixed per fit
+# Added to SECONDS_PER_FIT when the epoch loop compiles. Quick stage 1 took 2.83 s at 5 epochs and 4.49 s at
+# 10: 1.17 s fixed per fit, SECONDS_PER_FIT included, which leaves 0.37 s for the compile. 0.6 is the value
+# the whole-study estimates were checked with (b67ef9f: smoke 41.7 s est. vs 41.5 s, quick 411 s vs 464 s).
+SECONDS_PER_XLA_COMPILE = 0.6
 INFERENCE_SHARE = 1 / 3  # a forward pass is about a third of a training step
 # A unit given fewer TensorFlow threads than the machine has cores runs slower than the in-process
 # runs this model was fitted to, by (cores / threads) ** THREAD_EXPONENT. How much slower depends on

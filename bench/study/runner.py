@@ -1,10 +1,11 @@
 """The driver of a study: plan it as units, hand them to an executor, write each result as it arrives.
 
-Only the driver writes: each run's file (atomically) as it finishes, each finished tuning stage to
-``checkpoints/``, and ``study.json`` after every unit, so a study killed at any moment keeps all it
-finished and ``--resume`` picks up from there. Tuning runs once per study (seeded by the first seed)
-unless ``tune_per_seed``. A run that fails is recorded with status "failed" and its error; a search
-that fails marks its model's runs failed; the study goes on.
+The driver writes every result file: each run's file (atomically) as it finishes, each finished tuning
+stage to ``checkpoints/``, and ``study.json`` after every unit, so a study killed at any moment keeps all
+it finished and ``--resume`` picks up from there (a unit writes only its saved model, with --save-models).
+Tuning runs once per study (seeded by the first seed) unless ``tune_per_seed``. A run that fails is
+recorded with status "failed" and its error; a search that fails marks its model's runs failed; the
+study goes on.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Units of work: one (model, seed) run, or one stage of a tuning search. Each is a small picklable
 spec that runs wherever an executor sends it (this process, or a Dask worker on another machine):
 it loads the data itself (checking the study's digest), starts TensorFlow with the study's thread
-count, seeds itself, trains and returns its record. It writes nothing: the driver writes results.
+count, seeds itself, trains and returns its record. It writes no result file: the driver writes those.
+The one file a unit writes is a Keras run's trained model with ``--save-models`` (``bench.study.work``):
+``NAME-seedN.keras`` at the study folder's path, on the machine that runs the unit.
 
 What a unit needs from its study travels as a ``UnitEnv``: names (of models, the data folder, the
 profile), never arrays or models, so a unit costs a few kilobytes to send.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -13,7 +12,16 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from bench.data import CLASS_NAMES, N_CLASSES, Split
-from bench.results import History, ImageSet, Metrics, PerClass, Predictions, SavedModel, SplitMetrics
+from bench.results import (
+    History,
+    ImageSet,
+    Metrics,
+    PerClass,
+    Predictions,
+    SavedModel,
+    SplitMetrics,
+    write_bytes_atomic,
+)
 
 EVAL_BATCH = 1000
 N_MISTAKES = 25
@@ -70,7 +78,8 @@ def score_splits(model, split: Split, predictions: Predictions, shape=None) -> M
 
 
 def save_model(model, path: Path) -> SavedModel:
-    """Keep a trained model in Keras' own format, written atomically (temp file, then rename).
+    """Keep a trained model in Keras' own format, written as every result file is (``write_bytes_atomic``:
+    fsync, rename, the umask's permissions).
 
     Saved as a plain functional ``keras.Model`` over the same layers, compiled with the same
     optimizer (state included), loss and accuracy metric, so ``keras.saving.load_model`` loads it
@@ -80,18 +89,14 @@ def save_model(model, path: Path) -> SavedModel:
 
     plain = keras.Model(model.inputs, model.outputs, name=model.name)
     plain.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
+    # Keras saves only to a path: a scratch file outside the study folder (a kill leaves nothing there),
+    # whose bytes then go through the one atomic writer.
+    with tempfile.TemporaryDirectory(prefix="fmbench-model-") as scratch:
+        tmp = Path(scratch) / path.name
         plain.save(tmp)
-        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return SavedModel(file=path.name, format="keras", sha256=digest)
+        data = tmp.read_bytes()
+    write_bytes_atomic(path, data)
+    return SavedModel(file=path.name, format="keras", sha256=hashlib.sha256(data).hexdigest())
 
 
 @dataclass
