@@ -6,15 +6,9 @@ import sys
 
 from tqdm.auto import tqdm
 
-
-def format_duration(seconds: float) -> str:
-    """Seconds as a person reads them: '42 s', '3.5 min', '1 h 05 min'."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    hours, rest = divmod(round(seconds), 3600)
-    return f"{hours} h {rest // 60:02d} min"
+# Written in bench.format with every other number; imported here too because the CLI's plan and runner
+# print their estimates through this module.
+from bench.format import format_duration as format_duration
 
 
 class Progress:

@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 
 from bench.analysis.compare import compare, environment_diff, load_studies
-from bench.report.compare import render_pdf
+from bench.report.render import render_pdf
 from bench.results import load_study
 
 
@@ -89,8 +89,8 @@ def test_self_comparison_report_reads_zero_and_p_one(smoke_study, cli, tmp_path)
     html = (out / "comparison.html").read_text()
     assert "The environments are identical in every recorded field" in html
     seeds = len(load_study(smoke_study).ok_runs("baseline"))
-    assert html.count("+0.00 pts<br>") == 4 and html.count(" / 0 of ") == 2 * seeds  # Welch and paired; McNemar
-    assert html.count(">0.00 %<br>") == 2  # churn
+    assert html.count("+0.00\u00a0points<br>") == 4 and html.count(" / 0 of ") == 2 * seeds  # Welch and paired; McNemar
+    assert html.count(">0.00\u00a0%<br>") == 2  # churn
 
 
 def test_comparison_html_has_the_reports_content_security_policy(smoke_study, other_study):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from bench import results
 from bench.analysis import ci_output
 from bench.analysis.checks import FLOOR, Fixed, MetricCheck, OneSidedT, SeedValues, exact_floor
 from bench.analysis.gate import (
@@ -94,7 +96,7 @@ def test_explicit_max_drop_is_used_exactly():
 def test_identical_per_seed_shift_leaves_only_the_floor():
     ref, new = values([0, 1], [0.79, 0.75]), values([0, 1], [0.76, 0.72])
     assert rule_for(ref, new, None, 0.001) == exact_floor() == rule_for(ref, ref, None, 0.001)
-    assert exact_floor().text([0.79], [0.76]) == "floor 0.005, seeds reproduce"
+    assert exact_floor().text([0.79], [0.76]) == "floor 0.50 points, seeds reproduce"
 
 
 def test_seeds_that_land_elsewhere_get_their_own_models_one_sided_t():
@@ -104,13 +106,13 @@ def test_seeds_that_land_elsewhere_get_their_own_models_one_sided_t():
     pooled_sd = math.sqrt((np.var(ref, ddof=1) * 2 + np.var(new, ddof=1)) / 3)
     expected = scipy_stats.t.ppf(1 - 0.002, 3) * pooled_sd * math.sqrt(1 / 3 + 1 / 2)
     assert float(rule.allowed(ref, new)) == pytest.approx(expected)
-    assert rule.text(ref, new) == "one-sided t 99.8%, 3 df"
+    assert rule.text(ref, new) == "one-sided t 99.80 %, 3 df"
 
 
 def test_a_t_margin_under_the_floor_is_the_floor_and_one_seed_a_side_says_it_is_unbounded():
     rule = OneSidedT(0.002)
     assert float(rule.allowed([0.7900, 0.7901, 0.7902], [0.7901, 0.7902, 0.7903])) == FLOOR
-    assert rule.text([0.7900, 0.7901, 0.7902], [0.7901, 0.7902, 0.7903]) == "floor 0.005 (t margin below it)"
+    assert rule.text([0.7900, 0.7901, 0.7902], [0.7901, 0.7902, 0.7903]) == "floor 0.50 points (t margin below it)"
     assert float(rule.allowed([0.79], [0.70])) == FLOOR
     assert "one seed a side has no spread, false alarms not bounded" in rule.text([0.79], [0.70])
 
@@ -124,7 +126,7 @@ def test_each_model_is_judged_by_its_own_spread():
     outcomes = outcomes_of(reference, study)
     baseline, tuned = outcomes["baseline.test_accuracy"], outcomes["tuned.test_accuracy"]
     assert not baseline.passed and baseline.allowed < 0.0603
-    assert baseline.sentence.startswith("baseline test accuracy fell from 0.7528 to 0.6925 (-6.03 points), "
+    assert baseline.sentence.startswith("baseline test accuracy fell from 75.28 % to 69.25 % (-6.03 points), "
                                         "worse by more than the allowed")
     assert tuned.passed and tuned.allowed > 0.30  # the tuned model's own seeds spread 3.4 points
     assert [name for name, o in outcomes.items() if not o.passed] == ["baseline.test_accuracy"]
@@ -138,8 +140,9 @@ def test_one_collapsed_seed_fails_and_is_named():
     outcomes = outcomes_of(reference, study)
     worst = outcomes["tuned.worst_seed"]
     assert not worst.passed and worst.observed == 0.1
-    assert worst.sentence.startswith("tuned seed 1 test accuracy 0.1000 lies -65.37 points from the mean of the "
-                                     "model's other seeds (0.7537), at or below the collapse line 0.4109")
+    assert worst.sentence.startswith("tuned seed 1 test accuracy 10.00 % lies -65.37 points from the mean of the "
+                                     "model's other seeds (75.37 %), at or below the collapse line 41.09 %, halfway "
+                                     "from chance (10.00 %)")
     assert worst.sentence.endswith("the seed collapsed")
     assert [name for name, o in outcomes.items() if not o.passed] == ["tuned.worst_seed"]
 
@@ -149,8 +152,8 @@ def test_a_seed_out_of_the_models_spread_fails_once_there_are_seeds_to_tell():
     study = make_study({"baseline": [0.751, 0.749, 0.720, 0.752, 0.750]})
     worst = outcomes_of(reference, study)["baseline.worst_seed"]
     assert not worst.passed
-    assert worst.sentence.startswith("baseline seed 2 test accuracy 0.7200 lies -3.02 points from the mean")
-    assert "more than the allowed" in worst.sentence and "t prediction bound 99.93%, 8 df" in worst.sentence
+    assert worst.sentence.startswith("baseline seed 2 test accuracy 72.00 % lies -3.02 points from the mean")
+    assert "more than the allowed" in worst.sentence and "t prediction bound 99.93 %, 8 df" in worst.sentence
 
 
 # --- family-wise budget and power (point 4, and the printed power) --------------------------------------
@@ -176,10 +179,10 @@ def test_power_to_catch_half_and_one_point_is_printed_per_model():
     baseline = outcomes["baseline.test_accuracy"]
     assert baseline.power[0] < baseline.power[1] < 0.2  # two seeds a side barely see a point
     table = ci_output.terminal_table(list(outcomes.values()))
-    assert "power 0.5 / 1 pt" in table.splitlines()[0]
+    assert "power 0.5 / 1 point" in table.splitlines()[0]
     row = next(line for line in table.splitlines() if line.startswith("baseline.test_accuracy"))
-    assert f"{baseline.power[0] * 100:.0f}% / {baseline.power[1] * 100:.0f}%" in row
-    assert ("false alarms on unchanged code: at most 1% for the whole gate (Bonferroni over 6 statistical "
+    assert f"{baseline.power[0] * 100:.0f} % / {baseline.power[1] * 100:.0f} %" in row
+    assert ("false alarms on unchanged code: at most 1.00 % for the whole gate (Bonferroni over 6 statistical "
             "checks)") in table
 
 
@@ -198,7 +201,7 @@ def test_a_failed_check_says_what_fell_by_how_much():
                         values([0, 1], [0.76, 0.72]), Fixed(0.005))
     outcome = check.evaluate()
     assert not outcome.passed
-    assert outcome.sentence == ("baseline test accuracy fell from 0.7700 to 0.7400 (-3.00 points), worse by more "
+    assert outcome.sentence == ("baseline test accuracy fell from 77.00 % to 74.00 % (-3.00 points), worse by more "
                                 "than the allowed 0.50 points (--max-drop)")
 
 
@@ -208,24 +211,47 @@ def test_a_gap_that_rises_fails_and_one_that_falls_passes():
                        exact_floor()).evaluate()
     fall = MetricCheck("tuned", "gap_train_test", "overfitting gap", False, ref, values([0, 1], [0.0, 0.0]),
                        exact_floor()).evaluate()
-    assert not rise.passed and "rose from 0.0300 to 0.0500" in rise.sentence
+    assert not rise.passed and "rose from +3.00 points to +5.00 points (+2.00 points)" in rise.sentence
     assert fall.passed
 
 
 def test_reference_file_problems_are_one_clear_error(tmp_path):
     payload = json.loads(COMMITTED_REFERENCE.read_text())
-    wrong_version = tmp_path / "v9.json"
-    wrong_version.write_text(json.dumps({**payload, "schema_version": 9}))
-    with pytest.raises(BenchError, match=r"reference schema_version 9 is not supported \(this fmbench reads 1\)"):
+    make = "make one with 'fmbench reference RESULTS_DIR --out FILE.json'"
+    # 3 is the run files' version, not the reference's: each kind numbers its own.
+    wrong_version = tmp_path / "v3.json"
+    wrong_version.write_text(json.dumps({**payload, "schema_version": 3}))
+    with pytest.raises(BenchError) as caught:
         read_reference(wrong_version)
+    assert caught.value.message() == (f"{wrong_version}: schema_version 3 is not supported (this fmbench reads "
+                                      f"reference files of version 1); {make}, or use the fmbench version that "
+                                      "wrote it")
     not_reference = tmp_path / "run.json"
     not_reference.write_text(json.dumps({"kind": "run"}))
-    with pytest.raises(BenchError, match="not an fmbench reference file"):
+    with pytest.raises(BenchError) as caught:
         read_reference(not_reference)
+    assert caught.value.message() == (f"{not_reference}: not an fmbench reference file (field 'kind' is not "
+                                      f"'reference'); got 'run'; pass a reference file, or {make}")
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({k: v for k, v in payload.items() if k != "profile"}))
-    with pytest.raises(BenchError, match="invalid reference, field 'profile'"):
+    with pytest.raises(BenchError, match=r"broken.json: invalid Reference, field 'profile': Field required$"):
         read_reference(broken)
+    with pytest.raises(BenchError, match=rf"^reference file missing: .*no.json; {re.escape(make)}$"):
+        read_reference(tmp_path / "no.json")
+
+
+def test_a_reference_is_read_through_its_kinds_migrations(tmp_path, monkeypatch):
+    """The reference has no older version yet; when it has, read_reference applies it as runs get theirs."""
+    def from_zero(payload):
+        renamed = {("profile" if k == "protocol" else k): v for k, v in payload.items()}
+        return {**renamed, "schema_version": 1}
+
+    monkeypatch.setitem(results.MIGRATIONS["reference"], 0, from_zero)
+    payload = json.loads(COMMITTED_REFERENCE.read_text())
+    payload.update(schema_version=0, protocol=payload.pop("profile"))
+    old = tmp_path / "v0.json"
+    old.write_text(json.dumps(payload))
+    assert read_reference(old) == read_reference(COMMITTED_REFERENCE)
 
 
 def test_committed_reference_is_a_smoke_reference_on_fixed_seeds():
@@ -298,7 +324,7 @@ def test_check_passes_on_the_same_study_and_writes_ci_files(smoke_study, referen
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite.get("tests") == "28" and suite.get("failures") == "0"
     assert "all 28 checks passed" in markdown.read_text()
-    assert "power 0.5 / 1 pt" in done.stdout and "false alarms on unchanged code: at most" in done.stdout
+    assert "power 0.5 / 1 point" in done.stdout and "false alarms on unchanged code: at most" in done.stdout
 
 
 def test_a_three_point_drop_fails_with_both_numbers(smoke_study, reference, cli, tmp_path):
@@ -309,14 +335,14 @@ def test_a_three_point_drop_fails_with_both_numbers(smoke_study, reference, cli,
     done = cli("check", str(worse), "--reference", str(reference), "--junit", str(junit), "--markdown", str(markdown))
     assert done.returncode == 1, done.stdout + done.stderr
     ref = read_reference(reference).models["baseline"].test_accuracy.mean
-    before, after = f"{ref:.4f}", f"{ref - 0.03:.4f}"
+    before, after = f"{ref * 100:.2f} %", f"{(ref - 0.03) * 100:.2f} %"
     case = next(c for c in ET.parse(junit).getroot().iter("testcase")
                 if c.get("classname") == "fmbench.baseline" and c.get("name") == "test_accuracy")
     failure = case.find("failure")
     assert failure is not None and before in failure.get("message") and after in failure.get("message")
-    assert f"reference={before} observed={after}" in failure.text
+    assert f"reference: {before}; observed: {after}; change: -3.00 points; allowed: 0.50 points" in failure.text
     row = next(line for line in markdown.read_text().splitlines() if line.startswith("| baseline.test_accuracy"))
-    assert f"| {before} | {after} | -3.00 pts |" in row and "**FAIL**" in row
+    assert f"| {before} | {after} | -3.00 points |" in row and "**FAIL**" in row
     assert f"FAIL: baseline test accuracy fell from {before} to {after} (-3.00 points)" in done.stdout
 
 

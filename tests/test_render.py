@@ -6,6 +6,7 @@ from __future__ import annotations
 from importlib import resources
 from io import BytesIO
 
+import jinja2
 import numpy as np
 import pytest
 from pypdf import PdfReader
@@ -13,7 +14,15 @@ from pypdf import PdfReader
 from bench.errors import BenchError
 from bench.report import figures
 from bench.report.build import SECTIONS
-from bench.report.render import DataOnlyFetcher, default_out, render_pdf, write_report
+from bench.report.render import (
+    DataOnlyFetcher,
+    Rendered,
+    default_out,
+    render_pdf,
+    stylesheet,
+    template_environment,
+    write_report,
+)
 
 PIXEL = figures.image_uri(np.zeros((2, 2), dtype=np.uint8), scale=1)
 
@@ -36,6 +45,25 @@ def test_every_template_ships_in_the_package():
     assert package.joinpath("base.html").is_file() and package.joinpath("report.css").is_file()
     for anchor, _, _ in SECTIONS:
         assert package.joinpath("partials").joinpath(f"{anchor}.html").is_file(), anchor
+
+
+def test_a_missing_template_or_stylesheet_is_named():
+    """Report and comparison share one environment: a missing file is Jinja's TemplateNotFound, naming it."""
+    with pytest.raises(jinja2.TemplateNotFound, match=r"partials/nothing\.html"):
+        template_environment().get_template("partials/nothing.html")
+    with pytest.raises(jinja2.TemplateNotFound, match=r"nothing\.css"):
+        stylesheet("nothing.css")
+    assert template_environment().get_template("compare.html") and stylesheet("compare.css")
+
+
+def test_template_filters_keep_a_number_with_its_unit():
+    page = template_environment().from_string("{{ 0.87523 | percent }} {{ -0.005 | points }} {{ 2 | plural('seed') }} "
+                                              "{{ 1.2 | clip('test_accuracy') | percent }}")
+    assert page.render() == "87.52\u00a0% -0.50\u00a0points 2\u00a0seeds 100.00\u00a0%"
+
+
+def test_render_times_are_durations():
+    assert Rendered(seconds={"HTML": 0.42, "PDF": 2.5}).describe() == "rendered in 2.9 s (HTML 0.4 s, PDF 2.5 s)"
 
 
 class Named:

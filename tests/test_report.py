@@ -19,7 +19,7 @@ from bench.analysis.stats import summarize
 from bench.errors import BenchError
 from bench.report.build import SECTIONS, build_report, tuning_sentence
 from bench.report.render import default_out, render_html, render_pdf
-from bench.report.sections import format_metric
+from bench.report.sections import metric_text
 
 INJECTED = "<script>alert(1)</script>"
 
@@ -111,7 +111,7 @@ def test_headline_numbers_equal_the_mean_of_stored_per_seed_values(rendered, smo
         (cell,) = [c for c in cells.find(model=model, metric="test_accuracy") if "data-seed" not in c]
         mean, std = statistics.fmean(getters["test_accuracy"](r) for r in runs), statistics.stdev(
             getters["test_accuracy"](r) for r in runs)
-        assert cell["text"].replace("\xa0", " ").startswith(f"{mean * 100:.2f} % ± {std * 100:.2f} %")
+        assert cell["text"].replace("\xa0", " ").startswith(f"{mean * 100:.2f} % ± {std * 100:.2f} points")
         assert "95 % CI" in cell["text"]
 
 
@@ -259,7 +259,7 @@ def test_a_failed_run_is_shown_and_left_out_of_the_means(smoke_study, tmp_path):
     test_accuracy = next(r for r in report.headline if r["metric"] == "test_accuracy")
     assert [c["n"] for c in test_accuracy["cells"]] == [3, 2]
     assert "failed: &lt;b&gt;out of memory&lt;/b&gt;" in html
-    assert any(s["worse"] and s["text"].startswith("1 run(s) failed") for s in report.outcome)
+    assert any(s["worse"] and s["text"] == "1 run failed: left out of every mean; see Seeds." for s in report.outcome)
 
 
 def test_a_search_repeated_per_seed_lists_every_seeds_best_parameters(smoke_study, tmp_path):
@@ -291,7 +291,7 @@ def test_a_study_on_two_hosts_shows_speed_per_host_threads_and_sessions_escaped(
     html = render_html(build_report([folder]))
     assert "<h3>Speed per host</h3>" in html and "<b>" not in html and "<i>" not in html
     fit = {run["seed"]: run["timings"]["fit_s"] for run in stored_runs(folder)["tuned"]}
-    alpha, beta = format_metric("fit_s", fit[0]), format_metric("fit_s", statistics.mean([fit[1], fit[2]]))
+    alpha, beta = metric_text("fit_s", fit[0]), metric_text("fit_s", statistics.mean([fit[1], fit[2]]))
     assert re.search(f"<tr><td>tuned</td><td>&lt;b&gt;alpha&lt;/b&gt;</td><td class=\"num\">1</td>"
                      f"<td class=\"num\">[^<]+</td><td class=\"num\">{alpha}</td>", html)
     assert re.search(f"<tr><td>tuned</td><td>beta</td><td class=\"num\">2</td>"
@@ -339,12 +339,14 @@ def test_a_study_without_one_readable_run_is_an_error(smoke_study, tmp_path):
 def test_a_tuning_loss_is_said_plainly():
     sentence = tuning_sentence(summarize([0.891]), summarize([0.857]))
     assert sentence["worse"]
-    assert sentence["text"].startswith("Tuning lowered test accuracy by 3.4 points (89.1% → 85.7%).")
+    assert sentence["text"].startswith("Tuning lowered test accuracy by 3.40 points (89.10 % → 85.70 %).")
     assert "single seed" in sentence["text"]
     gain = tuning_sentence(summarize([0.80, 0.81, 0.82]), summarize([0.90, 0.91, 0.92]))
     assert not gain["worse"]
-    assert gain["text"] == ("Tuning raised test accuracy by 10.0 points (81.0% → 91.0%). The 95 % confidence "
+    assert gain["text"] == ("Tuning raised test accuracy by 10.00 points (81.00 % → 91.00 %). The 95 % confidence "
                             "intervals do not overlap (3 seeds each).")
+    uneven = tuning_sentence(summarize([0.80, 0.81, 0.82]), summarize([0.90, 0.91]))
+    assert uneven["text"].endswith("The 95 % confidence intervals do not overlap (3 and 2 seeds).")
 
 
 def test_fmbench_report_writes_html_and_pdf(cli, smoke_study, tmp_path):

@@ -27,7 +27,10 @@ def test_a_one_parameter_stage_has_a_row_per_candidate_and_a_chart():
     assert section["names"] == ["epochs"] and section["extra"] == []
     assert [r["params"] for r in section["rows"]] == [["1"], ["2"]]
     assert [r["best"] for r in section["rows"]] == [False, True]
-    assert section["rows"][1]["mean"].text == "80.00 ± 1.00" and section["rows"][1]["folds"] == "80.0 / 80.0"
+    # In the table the column headings give the units: % for accuracies; fit times carry theirs.
+    assert section["rows"][1]["mean"].text == "80.00 ± 1.00" and section["rows"][1]["folds"] == "80.00 / 80.00"
+    assert section["rows"][1]["fit"] == "1.25\u00a0s" and section["wall"] == "3.0\u00a0s"
+    assert section["best_score"] == "80.00\u00a0%"
     assert section["best"] == "epochs = 2" and section["chart"] is not None
 
 
@@ -62,11 +65,13 @@ def test_free_values_read_as_short_text(value, text):
 
 
 def test_metric_text_has_units():
-    assert report_sections.format_metric("test_accuracy", 0.8523) == "85.23\u00a0%"  # unit never wraps away
-    assert report_sections.format_metric("gap_train_test", 0.034) == "+3.40\u00a0pts"
-    assert report_sections.format_metric("fit_s", 12.345) == "12.35\u00a0s"
-    assert report_sections.format_metric("images_per_s", 30787.1) == "30,787\u00a0images/s"
-    assert report_sections.format_metric("test_loss", 0.45678) == "0.4568"
+    assert report_sections.metric_text("test_accuracy", 0.8523) == "85.23\u00a0%"  # unit never wraps away
+    assert report_sections.metric_text("test_accuracy", 0.0031, spread=True) == "0.31\u00a0points"
+    assert report_sections.metric_text("gap_train_test", 0.034) == "+3.40\u00a0points"
+    assert report_sections.metric_text("fit_s", 12.345) == "12.35\u00a0s"
+    assert report_sections.metric_text("fit_s", 150) == "2.5\u00a0min"
+    assert report_sections.metric_text("images_per_s", 30787.1) == "30,787\u00a0images/s"
+    assert report_sections.metric_text("test_loss", 0.45678) == "0.4568"
 
 
 def spread_groups(study, place):
@@ -79,7 +84,7 @@ def spread_groups(study, place):
 
 def expected_speeds(runs) -> list[str]:
     """Per epoch, fit and inference speed as the report should show them: plain means of the stored values."""
-    return [report_sections.format_metric(name, statistics.mean(value(r) for r in runs)) for name, value in
+    return [report_sections.metric_text(name, statistics.mean(value(r) for r in runs)) for name, value in
             (("epoch_s", lambda r: r.timings.epoch_s_mean), ("fit_s", lambda r: r.timings.fit_s),
              ("images_per_s", lambda r: r.timings.images_per_s))]
 
@@ -127,7 +132,7 @@ def test_threads_and_sessions_show_only_what_a_study_recorded(smoke_study):
     timing = report_sections.timing(groups, [manifest])
     assert timing["studies"][0]["threads"] == "2"
     assert timing["sessions"][1] == {"study": manifest.study, "started": "2026-12-01 09:30",
-                                     "executor": "local cluster of 2 workers", "wall": "125\u00a0s", "run": 4,
+                                     "executor": "local cluster of 2 workers", "wall": "2.1\u00a0min", "run": 4,
                                      "skipped": 8}
     assert [s["executor"] for s in timing["sessions"]] == ["in-process", "local cluster of 2 workers"]
 

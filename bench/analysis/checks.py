@@ -30,6 +30,7 @@ from bench.analysis.significance import (
     upper_quantile,
 )
 from bench.analysis.stats import summarize
+from bench.format import metric, noun, percent, plural, points
 from bench.results import Record, RunResult
 
 FLOOR = 0.005  # half a point: smaller drops never fail, whatever the statistics say
@@ -87,7 +88,7 @@ class Fixed:
 
 def exact_floor(floor: float = FLOOR) -> Fixed:
     """The seeds reproduce: the means over the shared seeds, allowed only the floor."""
-    return Fixed(floor, True, f"floor {floor:g}, seeds reproduce")
+    return Fixed(floor, True, f"floor {points(floor, signed=False)}, seeds reproduce")
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,10 @@ class OneSidedT:
     def text(self, ref, new) -> str:
         df = len(ref) + len(new) - 2
         if df == 0:
-            return f"floor {self.floor:g}: one seed a side has no spread, false alarms not bounded"
+            return f"floor {points(self.floor, signed=False)}: one seed a side has no spread, false alarms not bounded"
         if float(self.allowed(ref, new)) <= self.floor:
-            return f"floor {self.floor:g} (t margin below it)"
-        return f"one-sided t {(1 - self.alpha) * 100:.4g}%, {df} df"
+            return f"floor {points(self.floor, signed=False)} (t margin below it)"
+        return f"one-sided t {percent(1 - self.alpha)}, {df} df"
 
     def power(self, drop: float, ref, new) -> float | None:
         std = _pooled_std(np.asarray(ref), np.asarray(new))
@@ -143,10 +144,6 @@ class Outcome:
     @property
     def change(self) -> float | None:
         return None if self.reference is None or self.observed is None else self.observed - self.reference
-
-
-def points(value: float) -> str:
-    return f"{value * 100:+.2f} points"
 
 
 def shared_seeds(reference: SeedValues, observed: SeedValues) -> list[int]:
@@ -186,10 +183,10 @@ class MetricCheck:
         allowed, rule = float(self.rule.allowed(ref, new)), self.rule.text(ref, new)
         passed = not bool(self.fails_on(ref, new))
         verb = ("fell" if new_mean < ref_mean else "rose") if not passed else "went"
-        sentence = (f"{self.model} {self.label} {verb} from {ref_mean:.4f} to {new_mean:.4f} "
-                    f"({points(new_mean - ref_mean)}), ")
-        sentence += (f"within the allowed {allowed * 100:.2f} points ({rule})" if passed
-                     else f"worse by more than the allowed {allowed * 100:.2f} points ({rule})")
+        sentence = (f"{self.model} {self.label} {verb} from {metric(self.metric, ref_mean)} to "
+                    f"{metric(self.metric, new_mean)} ({points(new_mean - ref_mean)}), ")
+        sentence += (f"within the allowed {points(allowed, signed=False)} ({rule})" if passed
+                     else f"worse by more than the allowed {points(allowed, signed=False)} ({rule})")
         power = tuple(self.rule.power(drop, ref, new) for drop in DETECT)
         return Outcome(f"{self.model}.{self.metric}", self.model, self.metric, ref_mean, new_mean, allowed, rule,
                        passed, sentence, self.rule.alpha, power)
@@ -235,7 +232,7 @@ class WorstSeed:
     def rule_text(self, df: int, n_new: int) -> str:
         if df < 1:
             return "collapse line only: 3 seeds are needed for a prediction bound"
-        return f"t prediction bound {(1 - self.alpha / n_new) * 100:.4g}%, {df} df"
+        return f"t prediction bound {percent(1 - self.alpha / n_new)}, {df} df"
 
     def evaluate(self) -> Outcome:
         ref, new = np.asarray(self.reference.values), np.asarray(self.observed.values)
@@ -254,19 +251,21 @@ class WorstSeed:
     def sentence(self, worst: int, center: float, allowed: float, collapse: float, rule: str,
                  failing: list[int]) -> str:
         seed, value = self.observed.seeds[worst], self.observed.values[worst]
-        text = (f"{self.model} seed {seed} test accuracy {value:.4f} lies {points(value - center)} from the mean "
-                f"of the model's other seeds ({center:.4f}), ")
+        text = (f"{self.model} seed {seed} test accuracy {percent(value)} lies {points(value - center)} from the "
+                f"mean of the model's other seeds ({percent(center)}), ")
         if value <= collapse:
-            return text + (f"at or below the collapse line {collapse:.4f}, halfway from chance ({self.chance:.2f}) "
-                           f"to the reference's lowest seed: the seed collapsed" + _others(failing, seed))
+            return text + (f"at or below the collapse line {percent(collapse)}, halfway from chance "
+                           f"({percent(self.chance)}) to the reference's lowest seed: the seed collapsed"
+                           + _others(failing, seed))
+        allowance = points(allowed, signed=False)
         if failing:
-            return text + f"more than the allowed {allowed * 100:.2f} points ({rule})" + _others(failing, seed)
-        return text + f"within the allowed {allowed * 100:.2f} points ({rule}; collapse line {collapse:.4f})"
+            return text + f"more than the allowed {allowance} ({rule})" + _others(failing, seed)
+        return text + f"within the allowed {allowance} ({rule}; collapse line {percent(collapse)})"
 
 
 def _others(failing: list[int], worst: int) -> str:
     others = [str(s) for s in failing if s != worst]
-    return f"; seed{'s' if len(others) > 1 else ''} {', '.join(others)} also failed" if others else ""
+    return f"; {noun(len(others), 'seed')} {', '.join(others)} also failed" if others else ""
 
 
 @dataclass(frozen=True)
@@ -279,7 +278,7 @@ class RunsSucceeded:
     def evaluate(self) -> Outcome:
         failed = [r for r in self.runs if r.status != "ok"]
         passed = bool(self.runs) and not failed
-        sentence = f"{self.model}: {len(self.runs) - len(failed)} of {len(self.runs)} runs succeeded"
+        sentence = f"{self.model}: {len(self.runs) - len(failed)} of {plural(len(self.runs), 'run')} succeeded"
         if failed:
             sentence += f"; seed {failed[0].seed} failed: {failed[0].error}"
         return Outcome(f"{self.model}.runs", self.model, "runs", None, None, None, "all must succeed", passed,

@@ -1,6 +1,7 @@
 """What ``fmbench check`` hands to people and CI systems: a terminal table, Markdown, JUnit XML.
 
-All three format numbers with the same helpers, so a value reads the same wherever it is looked up. Each
+All three write numbers with ``bench.format``, as the report and the comparison do, so a value reads the
+same wherever it is looked up: accuracies "75.28 %", differences "-6.03 points", scores "0.9512". Each
 statistical check shows its allowed drop and its chance of catching a drop of 0.5 and 1 point at the
 spread it measured ("power"), and the table ends with the false-alarm budget the checks share.
 """
@@ -11,23 +12,19 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from bench.analysis.checks import Outcome
+from bench.format import MISSING, metric, percent, plural, points
 
 
-def value_text(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def points_text(value: float | None, signed: bool = True) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 100:+.2f} pts" if signed else f"{value * 100:.2f} pts"
+def value_text(outcome: Outcome, value: float | None) -> str:
+    """A reference or observed value in its metric's unit (a worst seed is an accuracy)."""
+    return MISSING if value is None else metric(outcome.metric, value)
 
 
 def power_text(outcome: Outcome) -> str:
-    """The chance of catching a drop of 0.5 and of 1 point, as "12% / 40%"; "-" where the check has none."""
+    """The chance of catching a drop of 0.5 and of 1 point, as "12 % / 40 %"; "—" where the check has none."""
     if not outcome.power or all(p is None for p in outcome.power):
-        return "-"
-    return " / ".join("?" if p is None else f"{p * 100:.0f}%" for p in outcome.power)
+        return MISSING
+    return " / ".join("?" if p is None else percent(p, digits=0) for p in outcome.power)
 
 
 def budget(outcomes: Sequence[Outcome]) -> str:
@@ -35,23 +32,23 @@ def budget(outcomes: Sequence[Outcome]) -> str:
     levels = [o.alpha for o in outcomes if o.alpha is not None]
     if not levels:
         return "no statistical check: seeds reproduce or --max-drop was given"
-    return (f"false alarms on unchanged code: at most {sum(levels) * 100:.2g}% for the whole gate "
-            f"(Bonferroni over {len(levels)} statistical checks)")
+    return (f"false alarms on unchanged code: at most {percent(sum(levels))} for the whole gate "
+            f"(Bonferroni over {plural(len(levels), 'statistical check')})")
 
 
 def verdict(outcomes: Sequence[Outcome]) -> str:
     failed = sum(not o.passed for o in outcomes)
-    return (f"{failed} of {len(outcomes)} checks failed" if failed
-            else f"all {len(outcomes)} checks passed")
+    return (f"{failed} of {plural(len(outcomes), 'check')} failed" if failed
+            else f"all {plural(len(outcomes), 'check')} passed")
 
 
 def _row(outcome: Outcome) -> list[str]:
-    return [outcome.name, value_text(outcome.reference), value_text(outcome.observed), points_text(outcome.change),
-            points_text(outcome.allowed, signed=False), power_text(outcome), outcome.rule,
+    return [outcome.name, value_text(outcome, outcome.reference), value_text(outcome, outcome.observed),
+            points(outcome.change), points(outcome.allowed, signed=False), power_text(outcome), outcome.rule,
             "ok" if outcome.passed else "FAIL"]
 
 
-HEADER = ["check", "reference", "observed", "change", "allowed", "power 0.5 / 1 pt", "rule", "result"]
+HEADER = ["check", "reference", "observed", "change", "allowed", "power 0.5 / 1 point", "rule", "result"]
 
 
 def terminal_table(outcomes: Sequence[Outcome]) -> str:
@@ -96,9 +93,8 @@ def junit_xml(outcomes: Sequence[Outcome], suite: str) -> str:
                              time="0")
         if not outcome.passed:
             failure = ET.SubElement(case, "failure", message=outcome.sentence, type="regression")
-            failure.text = (f"reference={value_text(outcome.reference)} observed={value_text(outcome.observed)} "
-                            f"change={points_text(outcome.change)} allowed={points_text(outcome.allowed, False)} "
-                            f"power={power_text(outcome)} rule={outcome.rule}")
+            failure.text = "; ".join(f"{name}: {text}" for name, text in zip(HEADER[1:-1], _row(outcome)[1:-1],
+                                                                              strict=True))
         ET.SubElement(case, "system-out").text = outcome.sentence
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -20,8 +20,9 @@ import numpy as np
 
 from bench.analysis.stats import Summary, metric_values, summarize
 from bench.errors import BenchError
+from bench.format import count, percent, plural, points, score, span, unbreakable
 from bench.report import figures, sections
-from bench.report.sections import Value, format_metric, spread
+from bench.report.sections import Value, metric_text
 from bench.results import Manifest, RunResult, Study, load_study
 
 HEADLINE_ROWS = (("train_accuracy", "Train accuracy"), ("validation_accuracy", "Validation accuracy"),
@@ -99,11 +100,12 @@ def clip(metric: str, value: float) -> float:
 
 def summary_cell(metric: str, summary: Summary) -> dict:
     """Mean ± std as text, the 95 % interval (clipped to the metric's range) as a second line."""
-    ci = (f"95 % CI {format_metric(metric, clip(metric, summary.ci_low))} to "
-          f"{format_metric(metric, clip(metric, summary.ci_high))}" if summary.ci_low is not None
-          else "one seed: no interval")
+    ci = "one seed: no interval"
+    if summary.ci_low is not None:
+        ci = "95 % CI " + span(metric_text(metric, clip(metric, summary.ci_low)),
+                               metric_text(metric, clip(metric, summary.ci_high)))
     # A line may break before "±" only, never inside a number and its unit.
-    text = f"{format_metric(metric, summary.mean)} ±\u00a0{spread(metric, summary.std)}"
+    text = f"{metric_text(metric, summary.mean)} ±\u00a0{metric_text(metric, summary.std, spread=True)}"
     return {"value": summary.mean, "text": text, "ci": ci, "n": summary.n}
 
 
@@ -149,14 +151,10 @@ def headline(groups: list[Group]) -> list[dict]:
     return rows
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
 def _noise_clause(a: Summary, b: Summary) -> str:
     if a.n < 2 or b.n < 2:
         return " With a single seed there is no confidence interval, so this difference is not yet confirmed."
-    seeds = f"{a.n} seeds each" if a.n == b.n else f"{a.n} and {b.n} seeds"
+    seeds = f"{plural(a.n, 'seed')} each" if a.n == b.n else f"{a.n} and {plural(b.n, 'seed')}"
     if a.ci_low <= b.ci_high and b.ci_low <= a.ci_high:
         return f" The 95 % confidence intervals overlap ({seeds}), so the difference may be seed-to-seed noise."
     return f" The 95 % confidence intervals do not overlap ({seeds})."
@@ -165,15 +163,17 @@ def _noise_clause(a: Summary, b: Summary) -> str:
 def tuning_sentence(baseline: Summary, tuned: Summary, subject: str = "Tuning") -> dict:
     """The plain outcome of tuning (or of one model against another) on test accuracy; ``worse``
     flags a loss so the page can mark it."""
-    points = (tuned.mean - baseline.mean) * 100
-    change = f"({_pct(baseline.mean)} → {_pct(tuned.mean)})"
-    if round(abs(points), 1) == 0:
+    difference = tuned.mean - baseline.mean
+    change = f"({percent(baseline.mean)} → {percent(tuned.mean)})"
+    # A difference that rounds to 0.0 points (under 0.05) is no change, and no loss to flag.
+    unchanged = round(abs(difference) * 100, 1) == 0
+    if unchanged:
         text = f"{subject} left test accuracy unchanged {change}."
-    elif points < 0:
-        text = f"{subject} lowered test accuracy by {abs(points):.1f} points {change}."
+    elif difference < 0:
+        text = f"{subject} lowered test accuracy by {points(-difference, signed=False)} {change}."
     else:
-        text = f"{subject} raised test accuracy by {points:.1f} points {change}."
-    return {"text": text + _noise_clause(baseline, tuned), "worse": points < 0 and round(abs(points), 1) > 0}
+        text = f"{subject} raised test accuracy by {points(difference, signed=False)} {change}."
+    return {"text": text + _noise_clause(baseline, tuned), "worse": difference < 0 and not unchanged}
 
 
 def outcome(groups: list[Group]) -> list[dict]:
@@ -192,15 +192,15 @@ def outcome(groups: list[Group]) -> list[dict]:
     if scored:
         best = max(scored, key=lambda g: ok[(g.study, g.model)].mean)
         summary = ok[(best.study, best.model)]
-        sentences.append({"text": f"Best test accuracy: {best.label}, {summary.mean * 100:.2f} % ± "
-                          f"{summary.std * 100:.2f} over {summary.n} seed(s).", "worse": False})
+        sentences.append({"text": f"Best test accuracy: {best.label}, {percent(summary.mean)} ± "
+                          f"{points(summary.std, signed=False)} over {plural(summary.n, 'seed')}.", "worse": False})
         gaps = {g.label: summarize(metric_values(g.ok_runs, "gap_train_test")).mean for g in scored}
         label = max(gaps, key=gaps.get)
-        sentences.append({"text": f"Largest overfitting gap: {label}, train accuracy {gaps[label] * 100:.1f} points "
-                          "above test accuracy.", "worse": False})
+        sentences.append({"text": f"Largest overfitting gap: {label}, train accuracy "
+                          f"{points(gaps[label], signed=False)} above test accuracy.", "worse": False})
     failed = sum(1 for g in groups for r in g.runs if r.status == "failed")
     if failed:
-        sentences.append({"text": f"{failed} run(s) failed and are left out of every mean; see Seeds.",
+        sentences.append({"text": f"{plural(failed, 'run')} failed: left out of every mean; see Seeds.",
                           "worse": True})
     return sentences
 
@@ -241,12 +241,12 @@ def per_class_section(groups: list[Group]) -> list[dict]:
             continue
         table = mean_classification_table(runs)
         names = runs[0].per_class.class_names
-        rows = [{"name": key, "cells": [Value(table[key][c], f"{table[key][c]:.4f}" if c != "support"
-                                              else f"{table[key][c]:,.0f}") for c in REPORT_COLUMNS],
+        rows = [{"name": key, "cells": [Value(table[key][c], score(table[key][c]) if c != "support"
+                                              else count(table[key][c])) for c in REPORT_COLUMNS],
                  "average": key.endswith(" avg")} for key in [*names, "macro avg", "weighted avg"]]
         pooled = np.sum([np.asarray(r.confusion_matrix) for r in runs], axis=0)
         tables.append({"label": group.label, "n": len(runs), "rows": rows,
-                         "accuracy": Value(table["accuracy"], f"{table['accuracy']:.4f}"),
+                         "accuracy": Value(table["accuracy"], unbreakable(percent(table["accuracy"]))),
                          "confusion": figures.confusion_heatmap(pooled, names)})
     return tables
 

@@ -3,6 +3,9 @@
 The PDF is made from the same HTML string, so both outputs show the same numbers. WeasyPrint's URL
 fetcher refuses everything but the report's own embedded ``data:`` URIs: rendering never touches the
 network or the file system.
+
+The one template environment (with ``bench.format``'s formatters as filters) and the one PDF renderer
+of fmbench: the comparison (``bench.report.compare``) renders through these too.
 """
 
 from __future__ import annotations
@@ -20,7 +23,20 @@ from weasyprint.urls import URLFetcher
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.report.build import Report
+from bench.format import (
+    count,
+    format_duration,
+    p_value,
+    percent,
+    plural,
+    points,
+    ratio,
+    score,
+    span,
+    speed,
+    unbreakable,
+)
+from bench.report.build import Report, clip
 from bench.results import write_bytes_atomic
 
 TEMPLATE_PACKAGE = "bench.templates"
@@ -40,27 +56,49 @@ class DataOnlyFetcher(URLFetcher):
         return super().fetch(url, headers)
 
 
-def _template_source(name: str) -> str:
-    """Templates ship inside the package (``bench.templates``), so installed wheels find them too."""
-    node = resources.files(TEMPLATE_PACKAGE)
-    for part in name.split("/"):
-        node = node.joinpath(part)
-    return node.read_text(encoding="utf-8")
+def _template_source(name: str) -> str | None:
+    """Templates ship inside the package (``bench.templates``), so installed wheels find them too; None
+    tells Jinja a template is missing (``TemplateNotFound``, naming it)."""
+    node = resources.files(TEMPLATE_PACKAGE).joinpath(*name.split("/"))
+    return node.read_text(encoding="utf-8") if node.is_file() else None
+
+
+def stylesheet(name: str) -> str:
+    """A CSS file shipped with the templates, inlined into a page (which may load nothing)."""
+    source = _template_source(name)
+    if source is None:
+        raise jinja2.TemplateNotFound(name)
+    return source
+
+
+def _html(formatter):
+    """A formatter as a filter: its spaces non-breaking, so no line breaks between a number and its unit."""
+    return lambda *args, **kwargs: unbreakable(formatter(*args, **kwargs))
+
+
+FILTERS = {"count": count, "duration": format_duration, "p_value": p_value, "percent": percent, "plural": plural,
+           "points": points, "ratio": ratio, "score": score, "speed": speed}
 
 
 def template_environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FunctionLoader(_template_source), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    """Autoescaped: folder names, study names and package versions are user-controlled text."""
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(_template_source), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update({name: _html(formatter) for name, formatter in FILTERS.items()})
+    env.filters["clip"] = lambda value, metric: clip(metric, value)  # a filter takes the value first
+    env.globals["span"] = span
+    return env
 
 
 def render_html(report: Report) -> str:
-    css = _template_source("report.css")
+    css = stylesheet("report.css")
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return template_environment().get_template("base.html").render(report=report, css=css, version=__version__,
                                                                    generated=generated)
 
 
 def render_pdf(html: str, fetcher: DataOnlyFetcher | None = None) -> bytes:
+    """The PDF of a page whose every image and style is embedded: the fetcher refuses anything else."""
     return HTML(string=html, url_fetcher=fetcher or DataOnlyFetcher()).write_pdf()
 
 
@@ -76,8 +114,8 @@ class Rendered:
         return sum(self.seconds.values())
 
     def describe(self) -> str:
-        steps = ", ".join(f"{name} {s:.1f} s" for name, s in self.seconds.items())
-        return f"rendered in {self.total_s:.1f} s ({steps})"
+        steps = ", ".join(f"{name} {format_duration(s, digits=1)}" for name, s in self.seconds.items())
+        return f"rendered in {format_duration(self.total_s, digits=1)} ({steps})"
 
 
 def default_out(report: Report) -> Path:

@@ -14,6 +14,7 @@ import numpy as np
 
 from bench.analysis.stats import metric_values, summarize
 from bench.data import unofficial_files
+from bench.format import MISSING, count, flops, format_duration, metric, percent, plural, unbreakable
 from bench.report import figures
 from bench.results import Environment, ImageSet, Manifest, RunResult, Stage, Study
 
@@ -34,33 +35,19 @@ class Value:
     text: str
 
 
-NBSP = "\u00a0"  # keeps a number and its unit on one line
+def metric_text(name: str, value: float, spread: bool = False) -> str:
+    """A metric's value (``spread``: a std, unsigned) as ``bench.format`` writes it, kept on one line."""
+    return unbreakable(metric(name, value, spread))
 
 
-def format_metric(metric: str, value: float) -> str:
-    """Readers' text for one metric value: accuracies in %, gaps in points, times in s."""
-    if metric.endswith("accuracy"):
-        text = f"{value * 100:.2f} %"
-    elif metric.startswith("gap"):
-        text = f"{value * 100:+.2f} pts"
-    elif metric.endswith("loss"):
-        text = f"{value:.4f}"
-    elif metric == "images_per_s":
-        text = f"{value:,.0f} images/s"
-    else:
-        text = f"{value:.2f} s" if value < 100 else f"{value:,.0f} s"
-    return text.replace(" ", NBSP)
-
-
-def spread(metric: str, value: float) -> str:
-    """A std in the metric's unit (no sign)."""
-    return format_metric(metric, value).lstrip("+")
+def _duration(seconds: float, digits: int = 0) -> str:
+    return unbreakable(format_duration(seconds, digits))
 
 
 def text_of(value: Any) -> str:
     """Hyperparameter and other free values as short text (lists, floats, None)."""
     if value is None:
-        return "—"
+        return MISSING
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, dict)):
@@ -93,7 +80,7 @@ def _minute(timestamp: str) -> str:
 def meta(manifests: list[Manifest], groups: list[Group]) -> list[tuple[str, str]]:
     """The title block: study, profile, dates, seeds, machines and software."""
     environments = _environments(groups, manifests)
-    machines = [f"{e.hostname}: {e.cpu_model}, {e.cpu_cores} cores, {e.memory_gib:g} GiB memory, "
+    machines = [f"{e.hostname}: {e.cpu_model}, {plural(e.cpu_cores, 'core')}, {e.memory_gib:g} GiB memory, "
                 f"GPU: {', '.join(e.gpus) or 'none'}" for e in environments]
     software = [f"Python {e.python}, " + ", ".join(f"{k} {v}" for k, v in e.packages.items()) +
                 f", Keras backend {e.keras_backend}" for e in environments]
@@ -122,12 +109,12 @@ def dataset(manifest: Manifest, groups: list[Group]) -> dict | None:
     for part in ("train", "test"):
         split = info.get(part) if isinstance(info.get(part), dict) else {}
         if "count" in split:
-            shape = "×".join(str(d) for d in split.get("shape", [])[1:]) or "—"
-            splits.append({"name": f"{part} set (full)", "count": f"{split['count']:,}", "shape": shape})
+            shape = "×".join(str(d) for d in split.get("shape", [])[1:]) or MISSING
+            splits.append({"name": f"{part} set (full)", "count": count(split["count"]), "shape": shape})
     runs = [r for g in groups for r in g.runs]
     if runs:
         data = runs[0].data
-        splits += [{"name": f"used for {part}", "count": f"{count:,}", "shape": ""} for part, count in
+        splits += [{"name": f"used for {part}", "count": count(n), "shape": ""} for part, n in
                    (("training", data.n_train), ("validation", data.n_validation), ("test", data.n_test))]
     counts = [info.get(part, {}).get("class_counts") if isinstance(info.get(part), dict) else None
               for part in ("train", "test")]
@@ -135,9 +122,9 @@ def dataset(manifest: Manifest, groups: list[Group]) -> dict | None:
     samples = image_grid(manifest.train_samples, [{"caption": _name(names, y), "right": None}
                                                   for y in manifest.train_samples.labels])
     files = info.get("file_sha256") if isinstance(info.get("file_sha256"), dict) else {}
-    return {"splits": splits, "balance": balance, "samples": samples, "digest": info.get("digest", "—"),
+    return {"splits": splits, "balance": balance, "samples": samples, "digest": info.get("digest", MISSING),
             "files": sorted(files.items()), "test_labels": manifest.test_labels_sha256, "official": official(files),
-            "source": f"{info.get('location', '—')} ({info.get('source', '—')})"}
+            "source": f"{info.get('location', MISSING)} ({info.get('source', MISSING)})"}
 
 
 def official(files: dict[str, str]) -> str:
@@ -151,7 +138,7 @@ def official(files: dict[str, str]) -> str:
 
 
 def _nth(values: list | None, i: int) -> str:
-    return f"{values[i]:,}" if isinstance(values, list) and i < len(values) else "—"
+    return count(values[i]) if isinstance(values, list) and i < len(values) else MISSING
 
 
 def _name(names: list[str], index: int) -> str:
@@ -164,7 +151,7 @@ def models(groups: list[Group]) -> dict | None:
     if not firsts:
         return None
     architectures = [{"label": g.label, "layers": [_layer_row(layer) for layer in r.architecture],
-                      "total": r.total_params, "flops": _flops_text(r.flops_per_image), "factory": r.factory,
+                      "total": r.total_params, "flops": flops(r.flops_per_image), "factory": r.factory,
                       "source": r.source_sha256, "estimator": r.estimator}
                      for g, r in firsts if r.architecture or r.estimator]
     rows = []
@@ -179,19 +166,13 @@ def models(groups: list[Group]) -> dict | None:
     return {"labels": [g.label for g, _ in firsts], "architectures": architectures, "rows": rows}
 
 
-def _flops_text(flops: int | None) -> str:
-    if flops is None:
-        return ""
-    return f"{flops / 1e6:,.2f} MFLOPs per image" if flops >= 1e5 else f"{flops:,} FLOPs per image"
-
-
 def _layer_row(layer) -> dict:
     shape = "×".join("?" if d is None else str(d) for d in layer.output_shape) if layer.output_shape else ""
     return {"name": layer.name, "type": layer.type, "shape": shape,
             "size": layer.units if layer.units is not None else (layer.filters if layer.filters is not None else ""),
             "kernel": layer.kernel or "", "activation": layer.activation or "",
-            "rate": layer.rate if layer.rate is not None else "", "params": f"{layer.params:,}",
-            "flops": f"{layer.flops:,}" if layer.flops else ""}
+            "rate": layer.rate if layer.rate is not None else "", "params": count(layer.params),
+            "flops": count(layer.flops) if layer.flops else ""}
 
 
 def stage_section(stage: Stage) -> dict:
@@ -205,13 +186,15 @@ def stage_section(stage: Stage) -> dict:
     for i in range(n):
         params = cv["params"][i]
         rows.append({"params": [text_of(params.get(p)) for p in names], "extra": [text_of(cv[k][i]) for k in extra],
-                     "mean": Value(cv["mean_test_score"][i], f"{cv['mean_test_score'][i] * 100:.2f} ± "
-                                   f"{cv['std_test_score'][i] * 100:.2f}"),
-                     "rank": cv["rank_test_score"][i], "fit": f"{cv['mean_fit_time'][i]:.2f}",
-                     "folds": " / ".join(f"{cv[k][i] * 100:.1f}" for k in splits if cv[k][i] is not None),
+                     # The column heading gives the unit (%), so the cells hold numbers alone.
+                     "mean": Value(cv["mean_test_score"][i], f"{percent(cv['mean_test_score'][i], unit=False)} ± "
+                                   f"{percent(cv['std_test_score'][i], unit=False)}"),
+                     "rank": cv["rank_test_score"][i], "fit": metric_text("fit_s", cv["mean_fit_time"][i]),
+                     "folds": " / ".join(percent(cv[k][i], unit=False) for k in splits if cv[k][i] is not None),
                      "best": cv["rank_test_score"][i] == 1})
     return {"index": stage.index, "name": stage.name, "names": names, "extra": extra, "rows": rows,
-            "n_folds": stage.n_folds, "wall": f"{stage.wall_s:.1f} s", "best_score": f"{stage.best_score * 100:.2f} %",
+            "n_folds": stage.n_folds, "wall": _duration(stage.wall_s, digits=1),
+            "best_score": unbreakable(percent(stage.best_score)),
             "best": ", ".join(f"{k} = {text_of(v)}" for k, v in stage.best_params.items()),
             "chart": stage_chart(stage, names)}
 
@@ -247,8 +230,8 @@ def searches(manifests: list[Manifest]) -> list[dict]:
             tunings = [t for t in manifest.tuning if t.model == model]
             names = list(dict.fromkeys(k for t in tunings for k in t.best_params))
             best = [{"name": k, "cells": [text_of(t.best_params.get(k)) for t in tunings]} for k in names]
-            best += [{"name": "training images", "cells": [f"{t.n_train:,}" for t in tunings]},
-                     {"name": "search time", "cells": [f"{t.wall_s:.1f} s" for t in tunings]}]
+            best += [{"name": "training images", "cells": [count(t.n_train) for t in tunings]},
+                     {"name": "search time", "cells": [_duration(t.wall_s, digits=1) for t in tunings]}]
             found.append({"study": manifest.study, "model": model,
                           "search": SEARCH_NAMES.get(manifest.search, manifest.search),
                           "seed": tunings[0].seed, "repeated": len(tunings) > 1,
@@ -279,14 +262,14 @@ def predictions(groups: list[Group]) -> list[dict]:
             if index >= len(run.predictions.true):  # a sample outside the test subset this run used
                 continue
             true, predicted = run.predictions.true[index], run.predictions.predicted[index]
-            confidence = run.predictions.probability[index] * 100
+            confidence = unbreakable(percent(run.predictions.probability[index], digits=0))
             first.append({"uri": uri, "caption": _name(names, predicted), "true": _name(names, true),
-                          "right": predicted == true, "probability": f"{confidence:.0f}\u00a0%"})
+                          "right": predicted == true, "probability": confidence})
         mistakes = []
         if run.mistakes is not None and run.mistakes.predicted is not None:
             m = run.mistakes
             mistakes = image_grid(m, [{"caption": _name(names, p), "true": _name(names, t), "right": False,
-                                       "probability": f"{q * 100:.0f}\u00a0%"}
+                                       "probability": unbreakable(percent(q, digits=0))}
                                       for p, t, q in zip(m.predicted, m.labels, m.probability or [], strict=False)])
         found.append({"label": group.label, "seed": run.seed, "first": first, "mistakes": mistakes,
                       "correct": sum(1 for item in first if item["right"])})
@@ -298,7 +281,7 @@ def seeds(groups: list[Group]) -> dict | None:
     rows = []
     for group in groups:
         for run in group.runs:
-            cells = ([Value(v, format_metric(m, v)) for m, v in
+            cells = ([Value(v, metric_text(m, v)) for m, v in
                       ((m, metric_values([run], m)[0]) for m in SEED_COLUMNS)] if run.status == "ok" else [])
             rows.append({"label": group.label, "seed": run.seed, "status": run.status, "cells": cells,
                          "error": run.error or ""})
@@ -315,7 +298,7 @@ DEFAULT_THREADS = "TensorFlow's default"
 def _speed_texts(runs: list[RunResult]) -> list[str]:
     """Mean time per epoch, fit time and inference speed over ok runs; "—" where no run has one (an
     estimator has no epochs)."""
-    return [format_metric(m, summarize(values).mean) if (values := metric_values(runs, m)) else "—"
+    return [metric_text(m, summarize(values).mean) if (values := metric_values(runs, m)) else MISSING
             for m in SPEED_COLUMNS]
 
 
@@ -323,14 +306,16 @@ def timing(groups: list[Group], manifests: list[Manifest]) -> dict | None:
     """Training and inference times per model (and per host or worker where runs were spread), per-epoch
     times, tuning time per stage, and each study's wall time, threads and sessions."""
     models = [{"label": g.label, "n": len(g.ok_runs), "cells": [
-        *_speed_texts(g.ok_runs), f"{np.mean([r.timings.inference_s for r in g.ok_runs]):.2f} s"]}
+        *_speed_texts(g.ok_runs), metric_text("inference_s", np.mean([r.timings.inference_s for r in g.ok_runs]))]}
         for g in groups if g.ok_runs]
     per_epoch = {g.label: _mean_epoch_seconds(g) for g in groups if g.ok_runs and all(r.history for r in g.ok_runs)}
     stages = [{"study": m.study, "seed": t.seed, "index": s.index, "name": s.name,
-               "candidates": len(_final_candidates(s.cv_results)), "folds": s.n_folds, "wall": f"{s.wall_s:.1f} s"}
+               "candidates": len(_final_candidates(s.cv_results)), "folds": s.n_folds,
+               "wall": _duration(s.wall_s, digits=1)}
               for m in manifests for t in m.tuning for s in t.stages]
-    studies = [{"study": m.study, "wall": format_metric("wall_s", m.wall_s), "estimate": f"{m.estimate_s:.0f} s",
-                "tuning": format_metric("wall_s", sum(t.wall_s for t in m.tuning)) if m.tuning else "—",
+    # Whole studies as the CLI says them when it finishes ("done in 3.5 min (estimated 4.0 min)").
+    studies = [{"study": m.study, "wall": _duration(m.wall_s), "estimate": _duration(m.estimate_s),
+                "tuning": _duration(sum(t.wall_s for t in m.tuning)) if m.tuning else MISSING,
                 "threads": DEFAULT_THREADS if m.threads_per_run is None else str(m.threads_per_run)}
                for m in manifests]
     if not models and not stages:
@@ -371,7 +356,7 @@ def sessions(manifests: list[Manifest]) -> list[dict]:
     """Every ``fmbench run`` of a study that took more than one (a resumed study), in order; a study run
     in one go says no more than its wall time already does."""
     return [{"study": m.study, "started": _minute(s.started), "executor": s.executor,
-             "wall": format_metric("wall_s", s.wall_s), "run": s.units_run, "skipped": s.units_skipped}
+             "wall": _duration(s.wall_s), "run": s.units_run, "skipped": s.units_skipped}
             for m in manifests if len(m.sessions) > 1 for s in m.sessions]
 
 
