@@ -222,10 +222,7 @@ class RunCommand(Command):
                                         started_at=args.started_at, requests=_requests(args, setups),
                                         threads_per_run=threads, workers=args.workers, scheduler=args.scheduler,
                                         resume=args.resume)
-        lock = self._claim(config, dataset, held)
-        if dataset is not None:  # said once every check has passed: an error stays one line
-            say_official(dataset, False, args.quiet)
-        return RunRequest(config, dataset, lock, args.quiet)
+        return RunRequest(config, dataset, self._claim(config, dataset, held), args.quiet)
 
     @staticmethod
     def _claim(config, dataset, held: contextlib.ExitStack):
@@ -249,6 +246,8 @@ class RunCommand(Command):
 
         config = request.config
         config.setups = [finalize(setup) for setup in config.setups]  # imports and builds users' models once
+        if request.dataset is not None:  # said once every check has passed: bad input stays one line
+            say_official(request.dataset, False, request.quiet)
         _, failed = run_study(config, Progress(request.quiet), request.dataset, request.lock)
         if failed:
             print(f"fmbench run: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)

@@ -2,33 +2,32 @@
 
 The fast tier (``tox -e fast``, ``pytest -m "not slow"``) trains nothing: the report, compare,
 gate, results and verification tests read small real studies committed under
-``tests/data/studies/`` (made by the real harness: ``bash tests/data/regenerate.sh``). Tests
-that train or start training are marked ``slow`` here, automatically: they use a fixture
-that trains, start ``fmbench run``/``perf`` through the ``cli`` fixture, or call a training
-function. In the fast tier a guard fails any unmarked test that trains in this process anyway.
+``tests/data/studies/`` (made by the real harness: ``bash tests/data/regenerate.sh``). A test is
+``slow`` by its marker: a test that uses a fixture named in TRAINING_FIXTURES (directly or through
+another fixture) is marked here; a test that trains by itself carries ``@pytest.mark.slow``.
+Every test not marked slow runs under a guard (tests/fitguard.py) that fails any model fit, Keras,
+scikeras or scikit-learn, in the test's process and in every Python process it starts.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import fitguard
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "fashion-mnist"
 STUDIES = ROOT / "tests" / "data" / "studies"
 
-# Fixtures that train models (directly or through `fmbench run` / `fmbench perf`).
-TRAINING_FIXTURES = {"trained_smoke_study", "trained_other_study", "tiny_perf", "saved_study", "uninterrupted"}
-# Calls in a test's own source that train: the CLI's run/perf, or the harness's training functions.
-TRAINING_CALLS = re.compile(r"""cli\([^)]*["'](run|perf)["']|\b(train_unit|execute|run_study|run_perf|measure_model|"""
-                            r"""measure_search|tune|fit_in_epochs|_fit|\.fit|start_fmbench)\(""")
+# Fixtures that train models (in this process, or through `fmbench run` / `fmbench perf`): every test
+# that uses one, directly or through another fixture, is slow. One that trains but is missing here fails
+# the tests that use it (the guard below).
+TRAINING_FIXTURES = {"trained_smoke_study", "tiny_perf", "saved_study", "uninterrupted", "user_study"}
 
 
 class LocalUnits:
@@ -59,45 +58,71 @@ def data_folder() -> Path:
     return Path(os.environ.get("FMBENCH_DATA_DIR") or DEFAULT_DATA).absolute()
 
 
-def _source_trains(function) -> bool:
-    try:
-        return bool(TRAINING_CALLS.search(inspect.getsource(function)))
-    except (OSError, TypeError):  # built-in fixtures have no Python source
-        return False
-
-
-def trains(item: pytest.Item) -> bool:
-    """The test, or a fixture it uses, trains: by name (TRAINING_FIXTURES) or by what its source calls."""
-    names = set(getattr(item, "fixturenames", ()))
-    if TRAINING_FIXTURES & names:
-        return True
-    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-    if any(_source_trains(d.func) for name in names for d in definitions.get(name, ())):
-        return True
-    function = getattr(item, "function", None)
-    return function is not None and _source_trains(function)
-
-
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if trains(item):
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):  # the fixture closure: nested ones too
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture(autouse=True)
-def _fast_tier_trains_nothing(request, monkeypatch):
-    """In a run that deselects slow tests, training in-process is a bug in the marking: fail loudly."""
-    if "not slow" not in (request.config.getoption("markexpr") or "") or request.node.get_closest_marker("slow"):
-        yield
-        return
-    from bench.train import training
+_GUARD_ENV: dict[str, str | None] = {}  # the environment the guard changed, restored after the test
 
-    def refuse(*_args, **_kwargs):
-        raise AssertionError(f"{request.node.nodeid} trains a model but is not marked slow; "
-                             "add its fixture to TRAINING_FIXTURES or its call to TRAINING_CALLS in conftest.py")
 
-    monkeypatch.setattr(training, "fit", refuse)
-    yield
+def pytest_configure(config):
+    fitguard.install()  # patches Keras, scikeras and scikit-learn as they are imported; armed per test below
+
+
+def _guard_log() -> Path:
+    return Path(tempfile.gettempdir()) / f"fmbench-fitguard-{os.getpid()}.log"
+
+
+def pytest_unconfigure(config):
+    _guard_log().unlink(missing_ok=True)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test not marked slow runs, fixtures and all, with every fit refused (here and in processes it starts)."""
+    if not item.get_closest_marker("slow"):
+        log = _guard_log()
+        log.write_text("")
+        fitguard.arm(item.nodeid, str(log))
+        _GUARD_ENV.update({name: os.environ.get(name) for name in (fitguard.LOG_ENV, fitguard.TEST_ENV, "PYTHONPATH")})
+        os.environ.update({fitguard.LOG_ENV: str(log), fitguard.TEST_ENV: item.nodeid, "PYTHONPATH": os.pathsep.join(
+            p for p in (fitguard.SITE, os.environ.get("PYTHONPATH")) if p)})
+    return (yield)
+
+
+def _fail_on_fits(item) -> None:
+    refused = fitguard.take()
+    if refused:
+        raise fitguard.FitWhileGuarded(
+            f"{item.nodeid} trains but is not marked slow (fits refused: {'; '.join(dict.fromkeys(refused))}); mark "
+            "the test @pytest.mark.slow, or add the fixture that trains to TRAINING_FIXTURES in tests/conftest.py")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        return (yield)
+    finally:
+        _fail_on_fits(item)  # raised over the test's own error: the fit is why it failed
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        try:
+            _fail_on_fits(item)  # a fixture that trained in setup (its own error may not say why)
+        finally:
+            fitguard.disarm()
+            for name, value in _GUARD_ENV.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            _GUARD_ENV.clear()
 
 
 @pytest.fixture(scope="session")

@@ -135,8 +135,16 @@ def test_bad_run_input_is_one_line_and_exit_2_before_tensorflow(tmp_path, args, 
 
 
 def test_debug_shows_the_traceback(cli, tmp_path):
+    missing = (f"data file missing: {tmp_path / 'train-images-idx3-ubyte.gz'}; point --data-dir or FMBENCH_DATA_DIR "
+               "at a folder holding train-images-idx3-ubyte.gz")
+    plain = cli("data", "--data-dir", str(tmp_path))
+    assert plain.returncode == 2 and only_line(plain).startswith(f"fmbench data: error: {missing}"), plain.stderr
     done = cli("--debug", "data", "--data-dir", str(tmp_path))
-    assert done.returncode != 0 and "Traceback" in done.stderr
+    # The same error, raised: the interpreter's exit status 1 and the traceback down to where it was raised.
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and lines[0] == "Traceback (most recent call last):", done.stderr
+    assert lines[-1].startswith(f"bench.errors.BenchError: {missing}"), done.stderr
+    assert 'bench/data.py", line' in done.stderr and "fmbench data: error" not in done.stderr
 
 
 def test_manifest_records_the_dataset_summary(smoke_study):

@@ -31,6 +31,7 @@ def _weights(model):
     return [np.asarray(w) for w in model.get_weights()]
 
 
+@pytest.mark.slow
 def test_fast_path_with_its_options_off_is_exactly_keras_fit(split):
     import keras
 
@@ -45,6 +46,7 @@ def test_fast_path_with_its_options_off_is_exactly_keras_fit(split):
     assert all(np.array_equal(a, b) for a, b in zip(_weights(ours), _weights(theirs), strict=True))
 
 
+@pytest.mark.slow
 def test_epoch_loop_is_deterministic_per_seed_and_trains_like_keras(split):
     runs = []
     for _ in range(2):
@@ -60,6 +62,7 @@ def test_epoch_loop_is_deterministic_per_seed_and_trains_like_keras(split):
     assert abs(first.val_accuracy[-1] - plain.val_accuracy[-1]) < 0.05  # same model, another shuffle stream
 
 
+@pytest.mark.slow
 def test_epoch_loop_takes_keras_steps_including_the_partial_last_batch(split):
     training.seed_everything(0)
     model = build_tunable(dropout=0.2, options=FAST)
@@ -69,6 +72,7 @@ def test_epoch_loop_takes_keras_steps_including_the_partial_last_batch(split):
     assert sorted(logs) == ["accuracy", "loss"] and len(logs["loss"]) == 2
 
 
+@pytest.mark.slow
 def test_epoch_loop_honours_early_stopping_and_falls_back_for_validation_split(split):
     import keras
 
@@ -82,6 +86,7 @@ def test_epoch_loop_honours_early_stopping_and_falls_back_for_validation_split(s
     assert "val_accuracy" in logs
 
 
+@pytest.mark.slow
 def test_halving_stage_keeps_cv_results_with_rounds_and_resources(split):
     profile = dataclasses.replace(profiles.resolve("smoke"), search="halving",
                                   grids={**profiles.resolve("smoke").grids, "learning_rate": [0.0003, 0.001, 0.003]})
@@ -103,6 +108,7 @@ def test_run_rejects_an_unknown_search(cli):
     assert done.returncode == 2 and "invalid choice: 'random'" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_fit_missing_a_class_keeps_every_label_its_own(split):
     """A halving round's small sample can lack a class; labels above the gap must not shift."""
     keep = split.y_train != 3
@@ -115,6 +121,7 @@ def test_a_fit_missing_a_class_keeps_every_label_its_own(split):
     assert 3 not in predicted and (predicted[others] == split.y_test[others]).mean() > 0.6
 
 
+@pytest.mark.slow
 def test_a_models_own_fit_callbacks_join_every_fit(split):
     import keras
 

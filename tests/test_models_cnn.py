@@ -53,6 +53,7 @@ def test_registered_per_profile_and_tuned_only_where_it_has_grids():
         "epochs"] == 20
 
 
+@pytest.mark.slow
 def test_a_smoke_cnn_trains_past_chance_and_repeats_exactly(data_dir, local_units):
     from pathlib import Path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -101,7 +102,17 @@ def test_user_models_report_and_gate(user_study):
     assert run_cli("reference", "study", "--out", "ref.json", cwd=user_study).returncode == 0
     done = run_cli("check", "study", "--reference", "ref.json", cwd=user_study)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "mine" in done.stdout and "lr" in done.stdout
+    reference = json.loads((user_study / "ref.json").read_text())["models"]
+    cells = {row[0]: row for row in (re.split(r"\s{2,}", line.strip()) for line in done.stdout.splitlines())}
+    for model in ("baseline", "mine", "lr"):  # the study against its own reference: every mean unchanged
+        accuracies = [json.loads((user_study / "study" / f"{model}-seed{seed}.json").read_text())["metrics"]["test"][
+            "accuracy"] for seed in (0, 1)]
+        assert reference[model]["test_accuracy"]["values"] == accuracies
+        mean = sum(accuracies) / 2
+        _, before, after, change, *_, result = cells[f"{model}.test_accuracy"]
+        assert before == after and before in (f"{mean:.4f}", f"{100 * mean:.2f} %"), done.stdout  # 0.xxxx or xx.xx %
+        assert change.startswith("+0.00 ") and result == "ok", done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "fmbench check: all 12 checks passed", done.stdout
 
 
 # (files to write, --models entry or config, message); each stops before any training with exit 2.
@@ -139,6 +150,7 @@ BAD = {
 }
 
 
+@pytest.mark.slow  # trains nothing, but most cases start TensorFlow in a fresh process (about 20 s each)
 @pytest.mark.parametrize("case", BAD)
 def test_a_bad_model_is_one_line_and_exit_2_before_training(case, tmp_path):
     files, models_args, message = BAD[case]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ def _numbers(result):
     return result.model_dump(exclude={"timings": True, "history": {"epoch_seconds"}, "started": True, "finished": True})
 
 
+@pytest.mark.slow
 def test_same_seed_twice_gives_identical_results(context):
     baseline = context.config.setups[0]
     first = context.train_unit(baseline, 7, baseline.params)
@@ -36,6 +39,7 @@ def test_same_seed_twice_gives_identical_results(context):
     assert other.metrics.test.accuracy != first.metrics.test.accuracy or other.history != first.history
 
 
+@pytest.mark.slow
 def test_tuned_model_is_deterministic_too(context):
     params = dict(profiles.TUNED_DEFAULTS, epochs=1, dropout=0.2)
     tuned = context.config.setups[1]
@@ -44,6 +48,7 @@ def test_tuned_model_is_deterministic_too(context):
     assert _numbers(first) == _numbers(second)
 
 
+@pytest.mark.slow
 def test_grid_stage_is_deterministic(context):
     split = data.make_split(context.dataset, 0, 0.2, 900, 200)
     fixed = dict(profiles.TUNED_DEFAULTS, epochs=1)
@@ -56,6 +61,7 @@ def test_grid_stage_is_deterministic(context):
     assert scores[0] == scores[1]
 
 
+@pytest.mark.slow
 def test_run_record_is_consistent_with_its_predictions(context):
     baseline = context.config.setups[0]
     result = context.train_unit(baseline, 0, baseline.params)
@@ -74,11 +80,18 @@ def test_run_record_is_consistent_with_its_predictions(context):
     assert mistakes.to_array().shape == (len(mistakes.labels), 28, 28)
 
 
+SAVED_UMASK = 0o027  # not the usual 0o022, so a file that ignores the umask (0o644) is told apart
+
+
 @pytest.fixture(scope="module")
 def saved_study(cli, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("saved") / "study"
-    done = cli("--quiet", "run", "--profile", "smoke", "--seeds", "3", "--models", "baseline", "--save-models",
-               "--out", str(out))
+    previous = os.umask(SAVED_UMASK)  # the CLI's process inherits it
+    try:
+        done = cli("--quiet", "run", "--profile", "smoke", "--seeds", "3", "--models", "baseline", "--save-models",
+                   "--out", str(out))
+    finally:
+        os.umask(previous)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -96,6 +109,9 @@ def test_a_saved_model_and_its_split_record_reproduce_train_and_validation_accur
     assert hashlib.sha256(model_file.read_bytes()).hexdigest() == run.saved_model.sha256
     assert sorted(p.name for p in saved_study.iterdir()) == ["baseline-seed3.json", "baseline-seed3.keras",
                                                              "study.json"]  # no temporary file left
+    # Written as the result files are: the umask's permissions, not a fixed mode.
+    assert {stat.S_IMODE((saved_study / name).stat().st_mode) for name in ("baseline-seed3.keras", "study.json")} == {
+        0o666 & ~SAVED_UMASK}
     record = run.split
     split = data.make_split(data.load_dataset(data_dir), record.seed, record.validation_fraction, record.n_pool)
     assert data.indices_digest(split.train_indices) == record.train_indices_sha256
