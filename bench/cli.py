@@ -240,6 +240,7 @@ class RunCommand(Command):
         return lock
 
     def run(self, request):
+        from bench.format import plural
         from bench.models.user import finalize
         from bench.progress import Progress
         from bench.study.runner import run_study
@@ -250,7 +251,7 @@ class RunCommand(Command):
             say_official(request.dataset, False, request.quiet)
         _, failed = run_study(config, Progress(request.quiet), request.dataset, request.lock)
         if failed:
-            print(f"fmbench run: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
+            print(f"fmbench run: {plural(len(failed), 'run')} failed: {', '.join(failed)}", file=sys.stderr)
         return 1 if failed else 0
 
     def threads(self, request):

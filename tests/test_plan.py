@@ -31,7 +31,7 @@ def test_plan_counts_runs_fits_and_epochs():
 def test_plan_describes_itself():
     config = _config(["baseline"])
     text = planning.plan(config).describe(config)
-    assert text.startswith("x: profile smoke, 2 seed(s) [0, 1] x models ['baseline'] = 2 runs")
+    assert text.startswith("x: profile smoke, 2 seeds [0, 1] x models ['baseline'] = 2 runs")
 
 
 def test_format_duration():

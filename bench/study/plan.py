@@ -19,6 +19,7 @@ from pathlib import Path
 from statistics import fmean
 
 from bench.epochloop import JIT_MIN_STEPS
+from bench.format import noun, plural
 from bench.models import CompileOptions, ModelSetup
 from bench.profiles import Profile
 from bench.progress import format_duration
@@ -88,9 +89,9 @@ class Plan:
     costs: dict[str, ModelCost] = field(default_factory=dict)
 
     def describe(self, config: StudyConfig) -> str:
-        return (f"{config.name}: profile {config.profile.name}, {len(config.seeds)} seed(s) {config.seeds} x "
+        return (f"{config.name}: profile {config.profile.name}, {plural(len(config.seeds), 'seed')} {config.seeds} x "
                 f"models {config.models} = {self.runs} runs; {self.tuning_searches} {config.profile.search} tuning "
-                f"search(es); "
+                f"{noun(self.tuning_searches, 'search', 'searches')}; "
                 f"{self.fits} fits, {self.epochs} epochs in all; estimated {format_duration(self.estimate_s)}")
 
 

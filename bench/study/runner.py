@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from bench import data as data_mod
 from bench import environment
+from bench.format import plural
 from bench.progress import Progress, format_duration
 from bench.results import ImageSet, Manifest, RunResult, Session, Stage, Tuning, save
 from bench.study import resume
@@ -101,7 +102,11 @@ class Driver:
                                    units_run=0, units_skipped=done.count)
             self.manifest.sessions.append(self.session)
             self._save_manifest()
-            self._drive(executor, env, first)
+            try:
+                self._drive(executor, env, first)
+            except KeyboardInterrupt:  # Ctrl-C can fall between a run's file and the manifest listing it:
+                self._save_manifest()  # list every run file written, so the kept results are vouched for
+                raise
         progress.say(f"done in {format_duration(self.session.wall_s)} (estimated "
                      f"{format_duration(self.manifest.estimate_s)}); results in {config.out}")
         return self.manifest, self.failed
@@ -123,8 +128,9 @@ class Driver:
             self.progress.say(f"removed {path.name}, a write cut short")
         done = resume.find_done(config.out, existing, self.graph.searches())
         stages = sum(map(len, done.stages.values()))
-        self.progress.say(f"resuming {config.out}: skipping {len(done.runs)} finished run(s), "
-                          f"{len(done.tunings)} finished search(es) and {stages} stage(s) of unfinished ones")
+        self.progress.say(f"resuming {config.out}: skipping {plural(len(done.runs), 'finished run')}, "
+                          f"{plural(len(done.tunings), 'finished search', 'finished searches')} and "
+                          f"{plural(stages, 'stage')} of unfinished ones")
         existing.estimate_s = estimate_s
         return existing, done
 

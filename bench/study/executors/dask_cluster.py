@@ -21,6 +21,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from bench import tfruntime
 from bench.errors import BenchError
+from bench.format import plural
 from bench.study import units
 from bench.study.executors import Executor, Outcome
 
@@ -78,7 +79,7 @@ class DaskExecutor(Executor):
         self.client.register_plugin(ThreadsPlugin(self.env.threads, ignore_interrupt=self.cluster is not None))
         self.completed = as_completed()
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
-        self.progress.say(f"running on {self.name}: {self.workers} worker(s)")
+        self.progress.say(f"running on {self.name}: {plural(self.workers, 'worker')}")
         return self
 
     def __exit__(self, *exc) -> None:
