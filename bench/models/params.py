@@ -3,6 +3,7 @@ says what each of its parameters may be, and one function checks values and name
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ class Interval:
     def check(self, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "must be a number"
+        if not math.isfinite(value):  # TOML writes inf and nan; no model parameter means either
+            return "must be a finite number"
         above = value > self.low if self.open_low else value >= self.low
         if above and (self.high is None or value < self.high):
             return None
@@ -41,7 +44,9 @@ class Choice:
     options: tuple[Any, ...]
 
     def check(self, value: Any) -> str | None:
-        return None if value in self.options else f"must be one of {', '.join(map(str, self.options))}"
+        # Python's 1 == True: a number must not pass as a boolean option, nor a boolean as a number.
+        found = any(value == o and isinstance(value, bool) == isinstance(o, bool) for o in self.options)
+        return None if found else f"must be one of {', '.join(map(str, self.options))}"
 
 
 def check_params(where: str, params: Mapping[str, Any], constraints: Mapping[str, Any], strict: bool = True) -> None:
@@ -65,7 +70,10 @@ def check_grids(where: str, grids: Mapping[str, Any], constraints: Mapping[str, 
     for name, grid in grids.items():
         if name not in constraints and strict:
             raise BenchError(f"{where}: unknown grids entry {name!r}", fix=f"known: {', '.join(constraints)}")
-        if not isinstance(grid, list) or not grid:
+        if not isinstance(grid, list):
+            raise BenchError(f"{where}: grid '{name}' must be a list of values", value=grid,
+                             fix=f"write it as a list, e.g. {name} = [{grid!r}]")
+        if not grid:
             raise BenchError(f"{where}: grid '{name}' is empty", value=grid, fix="give at least one value")
         for value in grid:
             check_params(f"{where}: grid '{name}'", {name: value}, constraints, strict)
