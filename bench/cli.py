@@ -50,11 +50,46 @@ MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
 PATH_ARGUMENTS = ("out", "data_dir", "config", "results", "reference", "junit", "markdown")
 
 
+class AtLeast:
+    """argparse type: a whole number of at least ``least`` (pytest-benchmark's validating types), or 0
+    where 0 means "skip it" (``zero``). argparse puts the flag in front of the message."""
+
+    def __init__(self, least: int, zero: bool = False):
+        self.least, self.zero, self.__name__ = least, zero, "integer"
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
+        if value < self.least and not (self.zero and value == 0):
+            raise argparse.ArgumentTypeError(f"must be at least {self.least}{' (or 0)' if self.zero else ''}; "
+                                             f"got {value}")
+        return value
+
+
+class Share:
+    """argparse type: a share of accuracy in [0, 1), or (0, 1) where 0 means nothing."""
+
+    def __init__(self, what: str, zero: bool):
+        self.what, self.zero, self.__name__ = what, zero, "number"
+
+    def __call__(self, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+        if not (0 <= value < 1 if self.zero else 0 < value < 1):
+            raise argparse.ArgumentTypeError(f"must be {self.what} in {'[' if self.zero else '('}0, 1) "
+                                             f"(0.005 is half a point); got {text}")
+        return value
+
+
 def _seed_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.replace(",", " ").split()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be whole numbers; got {text!r}") from None
 
 
 def model_names(given: list[str] | None, profile) -> list[str]:
@@ -168,7 +203,7 @@ class RunCommand(Command):
         parser.add_argument("--profile", default="smoke", help="smoke, quick or reference (default: smoke)")
         seeds = parser.add_mutually_exclusive_group()
         seeds.add_argument("--seeds", type=_seed_list, nargs="+", help="seeds, e.g. --seeds 0 1 2 or 0,1,2")
-        seeds.add_argument("--n-seeds", type=int, help="use seeds 0..N-1 (default 1)")
+        seeds.add_argument("--n-seeds", type=AtLeast(1), help="use seeds 0..N-1 (default 1)")
         parser.add_argument("--models", nargs="+", default=None,
                             help="built-in models (baseline, tuned, cnn, logreg, hgb) and your own as "
                                  "NAME=path/to/file.py:function or NAME=package.module:function (default: baseline "
@@ -176,7 +211,7 @@ class RunCommand(Command):
         parser.add_argument("--out", type=Path, default=None, help="results folder (default results/<profile>)")
         parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
         parser.add_argument("--config", type=Path, default=None, help="TOML file overriding profile fields")
-        parser.add_argument("--epochs", type=int, default=None, help="override the baseline's epochs")
+        parser.add_argument("--epochs", type=AtLeast(1), default=None, help="override the baseline's epochs")
         parser.add_argument("--tune-per-seed", action="store_true", help="repeat the grid search for each seed")
         parser.add_argument("--name", default="", help="study name (default: the --out folder's name)")
         parser.add_argument("--search", choices=("exhaustive", "halving"), default=None,
@@ -187,11 +222,11 @@ class RunCommand(Command):
         add_require_official(parser)
         parser.add_argument("--resume", action="store_true",
                             help="finish the study already in --out (same command): skip what is done and valid")
-        parser.add_argument("--threads-per-run", type=int, default=None,
+        parser.add_argument("--threads-per-run", type=AtLeast(1), default=None,
                             help="TensorFlow threads per run, recorded in the study; results depend on it (default: "
                                  "TensorFlow's own, one per core; with --workers N: cores / N)")
         where = parser.add_mutually_exclusive_group()
-        where.add_argument("--workers", type=int, default=None,
+        where.add_argument("--workers", type=AtLeast(1), default=None,
                            help="run units on a local Dask cluster of N worker processes")
         where.add_argument("--scheduler", default=None,
                            help="run units on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
@@ -261,9 +296,6 @@ class RunCommand(Command):
 
     @staticmethod
     def _threads(args) -> int | None:
-        for flag, value in (("--workers", args.workers), ("--threads-per-run", args.threads_per_run)):
-            if value is not None and value < 1:
-                raise BenchError(f"{flag} must be at least 1", value=value)
         if args.scheduler is not None and not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", args.scheduler):
             raise BenchError("--scheduler must be a Dask scheduler address", value=args.scheduler,
                              fix="give it as 'dask scheduler' prints it, e.g. tcp://10.0.0.5:8786")
@@ -276,10 +308,7 @@ class RunCommand(Command):
         if args.seeds:
             seeds = [s for group in args.seeds for s in group]
         else:
-            n = 1 if args.n_seeds is None else args.n_seeds
-            if n < 1:
-                raise BenchError("--n-seeds must be at least 1", value=n)
-            seeds = list(range(n))
+            seeds = list(range(1 if args.n_seeds is None else args.n_seeds))
         if len(set(seeds)) != len(seeds):
             raise BenchError("--seeds lists a seed twice", value=seeds)
         bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
@@ -371,7 +400,7 @@ class CheckCommand(Command):
     def add_arguments(self, parser):
         parser.add_argument("results", type=Path, help="results folder written by 'fmbench run'")
         parser.add_argument("--reference", type=Path, required=True, help="file written by 'fmbench reference'")
-        parser.add_argument("--max-drop", type=float, default=None,
+        parser.add_argument("--max-drop", type=Share("a fraction of accuracy", zero=True), default=None,
                             help="allowed drop, used exactly, e.g. 0.005 (default: per model, a one-sided t margin "
                                  "from its own seed spread with one 1%% false-alarm budget for the whole gate; see "
                                  "README, 'Regression gate')")
@@ -416,12 +445,10 @@ class CompareCommand(Command):
     def add_arguments(self, parser):
         parser.add_argument("results", type=Path, nargs="+", help="two or more results folders; the first is A")
         parser.add_argument("--out", type=Path, default=None, help="report folder (default reports/compare-A-vs-B)")
-        parser.add_argument("--detect", type=float, default=0.005,
+        parser.add_argument("--detect", type=Share("an accuracy difference", zero=False), default=0.005,
                             help="accuracy difference the seeds advice is sized for (default 0.005)")
 
     def check(self, args, held):
-        if not 0 < args.detect < 1:
-            raise BenchError("--detect must be an accuracy difference between 0 and 1", value=args.detect)
         if args.out is not None:
             writable_folder(args.out)
         return args
@@ -494,15 +521,19 @@ class PerfCommand(Command):
             "writes perf.json")
 
     def add_arguments(self, parser):
-        parser.add_argument("--models", nargs="+", default=["baseline"],
+        from bench.profiles import PERF_MODELS
+
+        parser.add_argument("--models", nargs="+", default=list(PERF_MODELS),
                             help="Keras models to time: built-in (baseline, tuned, cnn) or NAME=FILE.py:function")
-        parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default 32)")
-        parser.add_argument("--epochs", type=int, default=3, help="epochs per timed fit (default 3)")
-        parser.add_argument("--n-seeds", type=int, default=3, help="seeds 0..N-1 per path (default 3)")
-        parser.add_argument("--n-train", type=int, default=None, help="training images (default all 60,000)")
-        parser.add_argument("--search-n-train", type=int, default=36000,
+        parser.add_argument("--batch-size", type=AtLeast(1), default=32, help="training batch size (default 32)")
+        parser.add_argument("--epochs", type=AtLeast(1), default=3, help="epochs per timed fit (default 3)")
+        parser.add_argument("--n-seeds", type=AtLeast(1), default=3, help="seeds 0..N-1 per path (default 3)")
+        parser.add_argument("--n-train", type=AtLeast(100), default=None,
+                            help="training images (default all 60,000)")
+        parser.add_argument("--search-n-train", type=AtLeast(300, zero=True), default=36000,
                             help="images for the timed grid stage (default 36000; 0 skips it)")
-        parser.add_argument("--search-epochs", type=int, default=10, help="epochs per grid-stage fit (default 10)")
+        parser.add_argument("--search-epochs", type=AtLeast(1), default=10,
+                            help="epochs per grid-stage fit (default 10)")
         parser.add_argument("--out", type=Path, default=Path("results/perf"), help="folder for perf.json")
         parser.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
 
@@ -511,16 +542,10 @@ class PerfCommand(Command):
         from bench.data import check_folder, load_local
 
         setups = models.resolve(args.models, profiles.resolve("reference"))
-        estimators = [s.name for s in setups if s.spec.kind != "keras"]
-        if estimators:
-            raise BenchError(f"fmbench perf times Keras models; {estimators[0]} is a scikit-learn estimator",
+        untimed = [s.name for s in setups if not s.spec.family.perf_paths]
+        if untimed:
+            raise BenchError(f"fmbench perf times Keras models; {untimed[0]} is a scikit-learn estimator",
                              fix="leave it out of --models")
-        for flag, value, least in (("--batch-size", args.batch_size, 1), ("--epochs", args.epochs, 1),
-                                   ("--n-seeds", args.n_seeds, 1), ("--search-epochs", args.search_epochs, 1),
-                                   ("--n-train", args.n_train or 100, 100),
-                                   ("--search-n-train", args.search_n_train or 300, 300)):
-            if value < least:
-                raise BenchError(f"{flag} must be at least {least}", value=value)
         writable_folder(args.out, example="results/perf")
         check_folder(args.data_dir)
         dataset = load_local(args.data_dir)  # as for run: a corrupt file is found before TensorFlow (was 9.1 s)
@@ -533,7 +558,7 @@ class PerfCommand(Command):
 
         args = request.args
         setups = [finalize(setup) for setup in request.setups]
-        if any(s.spec.kind != "keras" for s in setups):
+        if not all(s.spec.family.perf_paths for s in setups):
             raise BenchError("fmbench perf times Keras models; a --models factory returned an estimator")
         config = PerfConfig(setups=setups, batch_size=args.batch_size, epochs=args.epochs,
                             seeds=list(range(args.n_seeds)), n_train=args.n_train,
@@ -546,8 +571,115 @@ class PerfCommand(Command):
         return 0
 
 
+class HistoryCommand(Command):
+    """``fmbench history add`` records a finished study in the history store; ``list`` shows the store."""
+
+    name = "history"
+    help = "record studies across commits (add) and list them (list); see bench/results/history.py"
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True)
+        add = actions.add_parser("add", help="record one complete, verified study as a history entry")
+        add.add_argument("results", type=Path, help="results folder written by 'fmbench run'")
+        add.add_argument("--commit", default=None, help="the commit it ran (default: HEAD of this folder's checkout)")
+        add.add_argument("--branch", default=None, help="its branch (default: the checkout's, if HEAD is that commit)")
+        show = actions.add_parser("list", help="list the entries, in commit-time order")
+        show.add_argument("--model", default=None, help="only entries that ran this model")
+        show.add_argument("--machine", default=None, help="only this machine fingerprint (its id, as listed)")
+        show.add_argument("--branch", default=None, help="only this branch")
+        show.add_argument("--since", default=None, help="only commits on or after this ISO date (2026-11-30)")
+        for child in (add, show):
+            child.add_argument("--history", default=None,
+                               help="the store: a folder or fsspec URL (default: $FMBENCH_HISTORY, else "
+                                    ".fmbench/history)")
+            child.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                               help="no progress bars or chatter (for CI)")
+
+    def check(self, args, held):
+        from bench.results.history import HistoryStore, git_info, parse_since, resolve_location
+
+        store = HistoryStore(resolve_location(args.history))
+        if args.action == "list":
+            parse_since(args.since)
+            return args, store, None
+        if store.local:
+            writable_folder(Path(store.root), "--history", ".fmbench/history")
+        return args, store, git_info(Path.cwd(), args.commit, args.branch)
+
+    def run(self, request):
+        from bench.results import load_study
+        from bench.results.history import entry_from_study, format_entries
+
+        args, store, git = request
+        if args.action == "list":
+            print(format_entries(store.entries(model=args.model, machine_id=args.machine, branch=args.branch,
+                                               since=args.since), store.location))
+            return 0
+        path, created = store.add(entry_from_study(load_study(args.results, strict=True), git))
+        print(f"added {path}" if created else f"unchanged {path} (already recorded)")
+        return 0
+
+
+class TrendCommand(Command):
+    """``fmbench trend``: the history store as a page per model (HTML + PDF); see bench/analysis/trend.py."""
+
+    name = "trend"
+    help = "render the history across commits (HTML + PDF): accuracy, speed, detected changes, machines side by side"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--history", default=None,
+                            help="the store: a folder or fsspec URL (default: $FMBENCH_HISTORY, else .fmbench/history)")
+        parser.add_argument("--out", type=Path, default=Path("reports/trend"),
+                            help="folder for trend.html and trend.pdf (default reports/trend)")
+        parser.add_argument("--model", nargs="+", default=None, help="only these models (default: every one)")
+        parser.add_argument("--machine", default=None, help="only this machine fingerprint (its id, as listed)")
+        parser.add_argument("--branch", default=None, help="only this branch")
+        parser.add_argument("--since", default=None, help="only commits on or after this ISO date (2026-11-30)")
+        parser.add_argument("--window", type=AtLeast(1), default=10,
+                            help="commits before the latest one it is compared with (default 10)")
+        parser.add_argument("--reports-base", default=None,
+                            help="link each commit to its study's report: URL/<commit>/report.html, or a URL with "
+                                 "{commit}, {short}, {study} or {branch} (http(s) or relative only)")
+        parser.add_argument("--by", choices=("machine",), default=None,
+                            help="--by machine: also print the latest figures of every machine and stack")
+
+    def check(self, args, held):
+        from bench.report.links import check_reports_base
+        from bench.results.history import HistoryStore, parse_since, resolve_location
+
+        parse_since(args.since)
+        check_reports_base(args.reports_base)
+        writable_folder(args.out, example="reports/trend")
+        return args, HistoryStore(resolve_location(args.history))
+
+    @staticmethod
+    def _filters(args) -> str:
+        named = [("--model", " ".join(args.model) if args.model else None), ("--machine", args.machine),
+                 ("--branch", args.branch), ("--since", args.since)]
+        return ", ".join(f"{flag} {value}" for flag, value in named if value)
+
+    def run(self, request):
+        from bench.analysis.trend import build_trend, format_by_machine
+        from bench.report.trend import write_trend
+
+        args, store = request
+        entries = store.entries(machine_id=args.machine, branch=args.branch, since=args.since)
+        trend = build_trend(entries, args.model, args.window)
+        if not trend.entries:
+            filters = self._filters(args)
+            raise BenchError(f"no history entries in {store.location}" + (f" match {filters}" if filters else ""),
+                             fix="record studies with 'fmbench history add RESULTS_DIR', or loosen the filters "
+                                 "('fmbench history list' shows what is there)")
+        rendered = write_trend(trend, args.out, store.location, self._filters(args), args.reports_base)
+        if args.by == "machine":
+            print(format_by_machine(trend.by_machine))
+        if not args.quiet:
+            print(f"wrote {' and '.join(map(str, rendered.paths))}; {rendered.describe()}")
+        return 0
+
+
 COMMANDS: list[Command] = [RunCommand(), DataCommand(), ReferenceCommand(), CheckCommand(), CompareCommand(),
-                           ReportCommand(), PerfCommand()]
+                           ReportCommand(), PerfCommand(), HistoryCommand(), TrendCommand()]
 
 
 class Parser(argparse.ArgumentParser):
@@ -555,7 +687,9 @@ class Parser(argparse.ArgumentParser):
     error); the subcommands' parsers are of this class too (add_subparsers makes its parent's class)."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}; see {self.prog} --help\n")
+        # "argument --epochs: must be at least 1; got 0" reads as every other error: "--epochs must be ..."
+        message = re.sub(r"^argument (--[\w-]+)(?:/[-\w]+)*: must ", r"\1 must ", " ".join(message.split()))
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,10 +4,11 @@ What counts as a fit, caught where the libraries start one (patched when each mo
 so arming the guard imports nothing):
 
 - Keras: ``keras.Model.fit`` and ``make_train_function`` (every model class but the epoch loop's), the
-  epoch loop's ``bench.epochloop.fit_in_epochs``, and the harness's ``bench.train.training.fit``;
+  epoch loop's ``bench.epochloop.fit_in_epochs``;
 - scikit-learn: ``BaseEstimator._validate_params``, which every estimator's and every search's ``fit``
-  (``GridSearchCV``, ``HalvingGridSearchCV``, ``LogisticRegression``, ...) calls first, and the harness's
-  ``bench.train.estimator.fit_estimator`` (for an estimator that does not);
+  (``GridSearchCV``, ``HalvingGridSearchCV``, ``LogisticRegression``, ...) calls first;
+- the harness: ``bench.train.training.fit`` and each model family's ``fit`` (``bench.models.keras_family``,
+  ``bench.models.sklearn_family``: an estimator that does not validate its parameters is caught there);
 - scikeras: ``BaseWrapper.fit`` and ``partial_fit``.
 
 tests/conftest.py arms it for every test not marked slow and puts ``fitguard_site/`` on PYTHONPATH, whose
@@ -34,7 +35,8 @@ TARGETS: dict[str, list[tuple[str | None, str, str]]] = {
     "scikeras.wrappers": [("BaseWrapper", "fit", "scikeras' fit"), ("BaseWrapper", "partial_fit", "scikeras' fit")],
     "bench.epochloop": [(None, "fit_in_epochs", "the epoch loop (bench.epochloop.fit_in_epochs)")],
     "bench.train.training": [(None, "fit", "bench.train.training.fit")],
-    "bench.train.estimator": [(None, "fit_estimator", "bench.train.estimator.fit_estimator")],
+    "bench.models.keras_family": [("KerasFamily", "fit", "the Keras family's fit")],
+    "bench.models.sklearn_family": [("SklearnFamily", "fit", "the scikit-learn family's fit")],
 }
 
 

@@ -70,15 +70,15 @@ def test_data_command_prints_the_summary(cli):
     assert "test : 10000 images" in done.stdout
 
 
-def _corrupt(folder, kind):
+def _corrupt(folder, damage):
     labels = folder / "train-labels-idx1-ubyte.gz"
-    if kind == "truncated":
+    if damage == "truncated":
         labels.write_bytes(labels.read_bytes()[:1000])
-    elif kind == "missing":
+    elif damage == "missing":
         labels.unlink()
     else:
         raw = bytearray(gzip.decompress(labels.read_bytes()))
-        if kind == "magic":
+        if damage == "magic":
             raw[2] = 0x0C
         else:
             raw[8 + 42] = 11
@@ -110,9 +110,10 @@ def test_corrupt_data_is_one_line_and_exit_2(cli, data_dir, tmp_path, kind, mess
 @pytest.mark.parametrize(
     ("args", "config", "message"),
     [(["--profile", "huge"], None, "unknown profile 'huge'"),
-     (["--epochs", "-1"], None, "command line: baseline_epochs must be a positive integer; got -1"),
-     ([], '[grids]\noptimizer = ["adamw2"]', "grid 'optimizer': unknown optimizer 'adamw2'"),
-     ([], "[grids]\nbatch_size = []", "grid 'batch_size' is empty; got []"),
+     (["--epochs", "-1"], None, "fmbench run: error: --epochs must be at least 1; got -1; see fmbench run --help"),
+     (["--workers", "2.5"], None, "--workers must be a whole number; got '2.5'"),
+     ([], '[grids]\noptimizer = ["adamw2"]', "model 'tuned': grid 'optimizer': unknown optimizer 'adamw2'"),
+     ([], "[grids]\nbatch_size = []", "model 'tuned': grid 'batch_size' is empty; got []"),
      (["--models", "resnet"], None, "unknown model 'resnet'; choose from baseline, tuned, cnn"),
      (["--n-seeds", "0"], None, "--n-seeds must be at least 1; got 0"),
      (["--seeds", "99999999999"], None, "seed 99999999999 is outside 0..4294967295"),
@@ -186,9 +187,9 @@ def test_instant_errors_import_no_heavy_library(smoke_study, tmp_path):
 @pytest.mark.parametrize(
     ("args", "line"),
     [(["run", "--seeds", "1.5"],
-      "fmbench run: error: argument --seeds: seeds must be integers, got '1.5'; see fmbench run --help"),
+      "fmbench run: error: --seeds must be whole numbers; got '1.5'; see fmbench run --help"),
      (["run", "--n-seeds", "two"],
-      "fmbench run: error: argument --n-seeds: invalid int value: 'two'; see fmbench run --help"),
+      "fmbench run: error: --n-seeds must be a whole number; got 'two'; see fmbench run --help"),
      (["check", "results"],
       "fmbench check: error: the following arguments are required: --reference; see fmbench check --help"),
      (["data", "--bogus"], "fmbench: error: unrecognized arguments: --bogus; see fmbench --help"),

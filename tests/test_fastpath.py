@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench import data, models, profiles
-from bench.models import FAST, CompileOptions
+from bench.models import FAST, KERAS, CompileOptions, mlp
 from bench.models.mlp import build_baseline, build_tunable
 from bench.progress import Progress, epoch_callback
 from bench.results import Stage
@@ -24,7 +24,9 @@ def split(data_dir):
 
 
 def _fit(model, split, epochs=2, batch_size=32):
-    return training.fit(model, split, epochs, batch_size, epoch_callback(Progress(quiet=True).bar(epochs, "", "")))
+    clock = epoch_callback(Progress(quiet=True).bar(epochs, "", ""))
+    settings = {"epochs": epochs, "batch_size": batch_size}
+    return training.fit(model, KERAS, split, models.builtins()["baseline"], settings, clock).fitted
 
 
 def _weights(model):
@@ -89,8 +91,8 @@ def test_epoch_loop_honours_early_stopping_and_falls_back_for_validation_split(s
 @pytest.mark.slow
 def test_halving_stage_keeps_cv_results_with_rounds_and_resources(split):
     profile = dataclasses.replace(profiles.resolve("smoke"), search="halving",
-                                  grids={**profiles.resolve("smoke").grids, "learning_rate": [0.0003, 0.001, 0.003]})
-    fixed = dict(profiles.TUNED_DEFAULTS, epochs=1)
+                                  models={"tuned": {"grids": {"learning_rate": [0.0003, 0.001, 0.003]}}})
+    fixed = dict(mlp.TUNED_DEFAULTS, epochs=1)
     (setup,) = models.resolve(["tuned"], profile)
     stage = tuning.run_stage(setup, 2, split.x_train, split.y_train, fixed, profile, 0, Progress(quiet=True))
     Stage.model_validate(stage.model_dump())
@@ -113,7 +115,7 @@ def test_a_fit_missing_a_class_keeps_every_label_its_own(split):
     """A halving round's small sample can lack a class; labels above the gap must not shift."""
     keep = split.y_train != 3
     (setup,) = models.resolve(["tuned"], profiles.resolve("smoke"))
-    classifier = tuning.make_estimator(setup, dict(profiles.TUNED_DEFAULTS, epochs=3), 0, FAST, [])
+    classifier = setup.spec.family.search_estimator(setup, dict(mlp.TUNED_DEFAULTS, epochs=3), 0, FAST, [])
     classifier.fit(split.x_train[keep], split.y_train[keep])
     assert classifier.classes_.tolist() == list(range(10))
     predicted = classifier.predict(split.x_test)

@@ -44,26 +44,32 @@ def test_scikit_learn_searches_and_estimators_are_refused_before_they_fit():
     assert not hasattr(estimator, "coef_")
 
 
-def test_the_harness_estimator_fit_is_refused():
+def test_the_harness_and_each_familys_fit_are_refused():
     from sklearn.linear_model import LogisticRegression
 
-    from bench.train import estimator
+    from bench.models import KERAS, SKLEARN, builtins
+    from bench.train import training
 
     images = RNG.integers(0, 256, (30, 28, 28), dtype=np.uint8)
     labels = np.tile(np.arange(10), 3)
     split = Split(images, labels, images, labels, images, labels, np.arange(30), np.arange(30), 30)
-    assert refused(lambda: estimator.fit_estimator(LogisticRegression(), split)) == [
-        "bench.train.estimator.fit_estimator"]
+    model = LogisticRegression()
+    assert refused(lambda: training.fit(model, SKLEARN, split, builtins()["logreg"], {}, None)) == [
+        "bench.train.training.fit"]
+    assert refused(lambda: SKLEARN.fit(model, X, Y, None, {}, None)) == ["the scikit-learn family's fit"]
+    assert refused(lambda: KERAS.fit(None, X, Y, (X, Y), {"epochs": 1, "batch_size": 8}, None)) == [
+        "the Keras family's fit"]
+    assert not hasattr(model, "coef_")
 
 
 def test_keras_the_epoch_loop_the_harness_and_scikeras_are_refused_before_a_step():
     import keras
 
-    from bench.models import FAST, PLAIN
+    from bench.models import FAST, KERAS, PLAIN, builtins
+    from bench.models.classifier import FashionClassifier
     from bench.models.mlp import build_baseline
     from bench.progress import Progress, epoch_callback
     from bench.train import training
-    from bench.train.classifier import FashionClassifier
 
     images, labels = RNG.integers(0, 256, (64, 28, 28), dtype=np.uint8), np.tile(np.arange(10), 7)[:64]
     inputs = keras.Input((4,))
@@ -80,7 +86,9 @@ def test_keras_the_epoch_loop_the_harness_and_scikeras_are_refused_before_a_step
     assert refused(lambda: build_baseline(PLAIN).fit(images, labels, epochs=1, verbose=0)) == ["keras.Model.fit"]
     split = Split(images, labels, images, labels, images, labels, np.arange(64), np.arange(64), 64)
     bar = Progress(quiet=True).bar(1, "", "")
-    assert refused(lambda: training.fit(looped, split, 1, 32, epoch_callback(bar))) == ["bench.train.training.fit"]
+    baseline = builtins()["baseline"]
+    assert refused(lambda: training.fit(looped, KERAS, split, baseline, {"epochs": 1, "batch_size": 32},
+                                        epoch_callback(bar))) == ["bench.train.training.fit"]
     wrapper = FashionClassifier(model=lambda: build_baseline(FAST), epochs=1, verbose=0)
     assert refused(lambda: wrapper.fit(images, labels)) == ["scikeras' fit"]
     assert not hasattr(wrapper, "model_")

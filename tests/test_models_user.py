@@ -35,7 +35,7 @@ from sklearn.linear_model import LogisticRegression
 def build(params):
     return LogisticRegression(C=params.get("C", 0.5), max_iter=params.get("max_iter", 50))
 '''
-# Names Keras builds with and TensorFlow refuses in the first training step (bench.models.user.NAME).
+# Names Keras builds with and TensorFlow refuses in the first training step (bench.models.keras_family.NAME).
 NAMED = '''
 import keras
 

@@ -25,7 +25,7 @@ def tiny_perf(cli, tmp_path_factory):
 def test_perf_writes_a_valid_result_file(tiny_perf):
     out, _ = tiny_perf
     result = read_record(out / "perf.json", PerfResult)
-    assert result.kind == "perf" and result.schema_version >= 1
+    assert (result.kind, result.schema_version) == ("perf", PERF_SCHEMA_VERSION)
     assert [m.model for m in result.models] == ["baseline", "tuned"]
     base = result.models[0]
     assert base.params == 784 * 128 + 128 + 128 * 10 + 10 and base.n_images == 600
@@ -131,7 +131,9 @@ def test_matmul_benchmark_counts_two_n_cubed_flops():
                              "hgb, or give NAME=path/to/file.py:function or NAME=package.module:function"),
     (["--models", "logreg"], "fmbench perf: error: fmbench perf times Keras models; logreg is a scikit-learn "
                              "estimator; leave it out of --models"),
-    (["--epochs", "0"], "fmbench perf: error: --epochs must be at least 1; got 0"),
+    (["--epochs", "0"], "fmbench perf: error: --epochs must be at least 1; got 0; see fmbench perf --help"),
+    (["--search-n-train", "5"], "fmbench perf: error: --search-n-train must be at least 300 (or 0); got 5; "
+                                "see fmbench perf --help"),
 ])
 def test_perf_rejects_bad_options_in_one_line(cli, args, message):
     done = cli("perf", *args)

@@ -28,7 +28,7 @@ def test_before_users_models_are_built_their_kind_is_left_to_the_second_comparis
     setups = models.resolve(["baseline", "tuned", f"lr={tmp_path / 'est.py'}:build"], profile)
     manifest = json.loads((folder / "study.json").read_text())
     manifest["models"].append("lr")
-    manifest["model_specs"]["lr"] = {**json.loads(json.dumps(setups[2].record())), "kind": "sklearn"}
+    manifest["model_specs"]["lr"] = {**setups[2].record().model_dump(mode="json"), "kind": "sklearn"}
     (folder / "study.json").write_text(json.dumps(manifest))
     config = StudyConfig(profile=profile, seeds=manifest["seeds"], setups=setups, out=folder,
                          threads_per_run=manifest["threads_per_run"])

@@ -12,6 +12,7 @@ import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
 from bench import data, models, profiles
+from bench.models import mlp
 from bench.study.plan import StudyConfig
 from bench.train import tuning
 
@@ -41,7 +42,7 @@ def test_same_seed_twice_gives_identical_results(context):
 
 @pytest.mark.slow
 def test_tuned_model_is_deterministic_too(context):
-    params = dict(profiles.TUNED_DEFAULTS, epochs=1, dropout=0.2)
+    params = dict(mlp.TUNED_DEFAULTS, epochs=1, dropout=0.2)
     tuned = context.config.setups[1]
     first = context.train_unit(tuned, 3, params)
     second = context.train_unit(tuned, 3, params)
@@ -51,7 +52,7 @@ def test_tuned_model_is_deterministic_too(context):
 @pytest.mark.slow
 def test_grid_stage_is_deterministic(context):
     split = data.make_split(context.dataset, 0, 0.2, 900, 200)
-    fixed = dict(profiles.TUNED_DEFAULTS, epochs=1)
+    fixed = dict(mlp.TUNED_DEFAULTS, epochs=1)
     runs = [tuning.run_stage(context.config.setups[1], 1, split.x_train, split.y_train, fixed, context.config.profile,
                              0, context.progress)
             for _ in range(2)]

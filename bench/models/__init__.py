@@ -1,9 +1,10 @@
 """The model registry: any model runs through the same protocol, seeds, metrics, reports and gate.
 
 A model is a ``ModelSpec`` (KerasTuner's ``build(hp)`` shape: a builder called with a dict of
-parameters) in one module, plus its module's name in ``BUILTIN_MODULES``. Its spec says its kind
-(Keras or scikit-learn), its default parameters per profile and, optionally, its tuning stages
-and grids per profile. Users add models with ``NAME=path/to/file.py:function`` or
+parameters) in one module, plus its module's name in ``BUILTIN_MODULES``. Its spec names its family
+(``bench.models.family``: how Keras models or scikit-learn estimators are fed, trained, searched,
+costed and recorded), its default parameters per profile and, optionally, its tuning stages and
+grids per profile. Users add models with ``NAME=path/to/file.py:function`` or
 ``NAME=package.module:function`` on the command line, ``[models.NAME]`` in a TOML config, or
 the entry-point group ``fmbench.models`` (``bench.models.user``).
 
@@ -16,15 +17,20 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from bench.errors import BenchError
+from bench.models.family import Family, Fitted
 from bench.models.keras_base import FAST, PLAIN, CompileOptions
+from bench.models.keras_family import FIT_PARAMS, KERAS
 from bench.models.params import check_grids, check_params
+from bench.models.sklearn_family import SKLEARN
+from bench.results import ModelRecord
 
-# One entry per built-in model family; each module defines SPECS, a list of ModelSpec.
+# One entry per built-in model module; each defines SPECS, a list of ModelSpec.
 BUILTIN_MODULES = ("bench.models.mlp", "bench.models.cnn", "bench.models.scikit")
-FIT_PARAMS = ("epochs", "batch_size")  # a Keras model's training settings, not its builder's
+# The families a user's factory may return a model of, asked in this order.
+FAMILIES: tuple[Family, ...] = (KERAS, SKLEARN)
 
 Stages = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -32,7 +38,6 @@ Stages = tuple[tuple[str, tuple[str, ...]], ...]
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: Literal["keras", "sklearn"]
     factory: str  # "module:function" (or a file path) of the builder, recorded in every result
     build: Callable[[dict[str, Any]], Any]  # parameters (fit parameters left out) -> model or estimator
     defaults: Callable[[Any], dict[str, Any]]  # profile -> parameters (a Keras model's include epochs, batch size)
@@ -50,6 +55,12 @@ class ModelSpec:
     # on a 2-core CPU (an estimator: per image of one fit), and what a stage is assumed to pick.
     cost: Callable[[dict[str, Any]], float] = lambda params: 1.1e-5
     assume: Mapping[str, Callable[[list], Any]] = field(default_factory=dict)
+    family: Family = KERAS
+
+    @property
+    def kind(self) -> str:
+        """The family's name, as result files record it."""
+        return self.family.name
 
     def builder_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in params.items() if k not in FIT_PARAMS}
@@ -72,12 +83,12 @@ class ModelSetup:
     def tuned(self) -> bool:
         return bool(self.stages)
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> ModelRecord:
         """What the manifest stores about it, so a report says exactly what ran."""
-        return {"kind": self.spec.kind, "factory": self.spec.factory, "source_sha256": self.spec.source_sha256,
-                "tuned": self.tuned,
-                "params": self.params, "stages": [[name, list(names)] for name, names in self.stages],
-                "grids": self.grids, "compare_with": self.spec.compare_with}
+        return ModelRecord(kind=self.spec.kind, factory=self.spec.factory, source_sha256=self.spec.source_sha256,
+                           tuned=self.tuned, params=self.params,
+                           stages=[(name, list(names)) for name, names in self.stages], grids=self.grids,
+                           compare_with=self.spec.compare_with)
 
 
 _BUILTINS: dict[str, ModelSpec] = {}
@@ -142,4 +153,5 @@ def resolve(names: list[str], profile, where: str = "--models") -> list[ModelSet
     return setups
 
 
-__all__ = ["FAST", "FIT_PARAMS", "PLAIN", "CompileOptions", "ModelSetup", "ModelSpec", "builtins", "resolve"]
+__all__ = ["FAMILIES", "FAST", "FIT_PARAMS", "KERAS", "PLAIN", "SKLEARN", "CompileOptions", "Family", "Fitted",
+           "ModelSetup", "ModelSpec", "builtins", "resolve"]

@@ -103,7 +103,7 @@ def _cost(params: dict[str, Any]) -> float:
 
 
 SPECS = [
-    ModelSpec(name="cnn", kind="keras", factory="bench.models.cnn:build_cnn", build=build_cnn,
+    ModelSpec(name="cnn", factory="bench.models.cnn:build_cnn", build=build_cnn,
               defaults=lambda p: dict(PROFILE_PARAMS.get(p.name, PROFILE_PARAMS["quick"])),
               constraints=CONSTRAINTS, stages=lambda p: STAGES if p.name in GRIDS else (),
               grids=lambda p: {k: list(v) for k, v in GRIDS.get(p.name, {}).items()},

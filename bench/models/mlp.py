@@ -1,8 +1,10 @@
 """The reference post's two MLPs: the baseline (Flatten -> Dense(128, relu) -> Dense(10 logits), Adam)
 and the tunable MLP that its six-stage grid search tunes ("tuned").
 
-The reference protocol's grids and the tuned MLP's defaults belong to the profiles
-(``bench.profiles``: a profile *is* that protocol at some size); this module reads them there.
+Both are self-contained here, as ``bench.models.cnn`` is: parameters, constraints, the six stages and
+their grids per profile, and the cost model. A profile gives only the baseline's epochs (its default
+for every Keras model without its own); ``[models.tuned]`` tables, or the README's top-level
+``[grids]`` and ``[tuned_defaults]`` aliases of it, override the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +26,27 @@ from bench.models.keras_base import (
 from bench.models.params import Choice, Interval, PositiveInt
 
 BASELINE_PARAMS = {"optimizer": "adam", "learning_rate": 0.001, "units": 128}
+TUNED_DEFAULTS: dict[str, Any] = {
+    "epochs": 10, "batch_size": 32, "learning_rate": 0.001, "dropout": 0.0, "activation": "relu",
+    "kernel_initializer": "glorot_uniform", "neurons1": 128, "neurons2": 64, "optimizer": "adam",
+}
+# The reference protocol's grids at each profile's size: smoke 1-2 values a stage (about 30 s for
+# 2 seeds), quick 2 (about 7 minutes for 3 seeds), reference the post's own 3-6.
+GRIDS: dict[str, dict[str, list[Any]]] = {
+    "smoke": {"epochs": [1, 2], "batch_size": [32, 64], "learning_rate": [0.001, 0.003], "dropout": [0.0],
+              "activation": ["relu", "tanh"], "kernel_initializer": ["glorot_uniform"],
+              "neurons1": [64, 128], "neurons2": [64], "optimizer": ["adam", "rmsprop"]},
+    "quick": {"epochs": [5, 10], "batch_size": [32, 128], "learning_rate": [0.001, 0.003],
+              "dropout": [0.0, 0.2], "activation": ["relu", "tanh"],
+              "kernel_initializer": ["glorot_uniform", "he_normal"], "neurons1": [128, 256],
+              "neurons2": [64, 128], "optimizer": ["adam", "rmsprop"]},
+    "reference": {"epochs": [10, 20, 30, 50], "batch_size": [16, 32, 64, 128],
+                  "learning_rate": [0.0001, 0.001, 0.01], "dropout": [0.0, 0.1, 0.2],
+                  "activation": ["relu", "tanh", "sigmoid"],
+                  "kernel_initializer": ["glorot_uniform", "he_normal", "uniform"],
+                  "neurons1": [64, 128, 256], "neurons2": [32, 64, 128],
+                  "optimizer": ["sgd", "rmsprop", "adagrad", "adam", "adamax", "nadam"]},
+}
 FIT = {"epochs": PositiveInt(), "batch_size": PositiveInt()}
 BASELINE_CONSTRAINTS = {**FIT, "units": PositiveInt(), "optimizer": Choice(OPTIMIZERS),
                         "learning_rate": Interval(0, open_low=True)}
@@ -118,15 +141,15 @@ def _tuned(params: dict[str, Any], options: CompileOptions = FAST):
 
 SPECS = [
     ModelSpec(
-        name="baseline", kind="keras", factory="bench.models.mlp:build_baseline", build=_baseline,
+        name="baseline", factory="bench.models.mlp:build_baseline", build=_baseline,
         defaults=lambda p: {**BASELINE_PARAMS, "epochs": p.baseline_epochs, "batch_size": p.batch_size},
         constraints=BASELINE_CONSTRAINTS, cost=_baseline_cost,
         reference=lambda params: reference_mlp((params.get("units", 128),)),
     ),
     ModelSpec(
-        name="tuned", kind="keras", factory="bench.models.mlp:build_tunable", build=_tuned,
-        defaults=lambda p: dict(p.tuned_defaults), constraints=TUNED_CONSTRAINTS,
-        stages=lambda p: STAGES, grids=lambda p: {k: list(v) for k, v in p.grids.items()},
+        name="tuned", factory="bench.models.mlp:build_tunable", build=_tuned,
+        defaults=lambda p: dict(TUNED_DEFAULTS), constraints=TUNED_CONSTRAINTS,
+        stages=lambda p: STAGES, grids=lambda p: {k: list(v) for k, v in GRIDS[p.name].items()},
         compare_with="baseline", cost=_tuned_cost, assume={"dropout": min},
         reference=lambda p: reference_mlp((p["neurons1"], p["neurons2"]), p["activation"], p["kernel_initializer"],
                                           p["dropout"]),

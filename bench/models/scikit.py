@@ -1,6 +1,6 @@
 """Reference rows from scikit-learn: logistic regression and a histogram gradient-boosted forest.
 
-They see flattened pixels scaled to [0, 1] (``bench.train.estimator``), have no epochs or
+They see flattened pixels scaled to [0, 1] (``bench.models.sklearn_family``), have no epochs or
 curves, and go through the same seeds, metrics, report and gate as the networks. Their seed
 sets ``random_state``; their thread count follows the run's.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.models import ModelSpec
+from bench.models import SKLEARN, ModelSpec
 from bench.models.params import Interval, PositiveInt
 
 LOGREG_CONSTRAINTS = {"C": Interval(0, open_low=True), "max_iter": PositiveInt(), "tol": Interval(0, open_low=True)}
@@ -44,10 +44,10 @@ def build_hgb(params: dict[str, Any], options=None):
 
 
 SPECS = [
-    ModelSpec(name="logreg", kind="sklearn", factory="sklearn.linear_model:LogisticRegression",
+    ModelSpec(name="logreg", family=SKLEARN, factory="sklearn.linear_model:LogisticRegression",
               build=build_logreg, defaults=lambda profile: dict(LOGREG_DEFAULTS), constraints=LOGREG_CONSTRAINTS,
               cost=lambda params: LOGREG_SECONDS_PER_IMAGE_ITERATION * params["max_iter"]),
-    ModelSpec(name="hgb", kind="sklearn", factory="sklearn.ensemble:HistGradientBoostingClassifier",
+    ModelSpec(name="hgb", family=SKLEARN, factory="sklearn.ensemble:HistGradientBoostingClassifier",
               build=build_hgb, defaults=lambda profile: dict(HGB_SMOKE if profile.name == "smoke" else HGB_DEFAULTS),
               constraints=HGB_CONSTRAINTS, cost=lambda params: HGB_SECONDS_PER_IMAGE_ITERATION * params["max_iter"]),
 ]

@@ -15,25 +15,17 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.models import ModelSetup, ModelSpec
+from bench.models import FAMILIES, ModelSetup, ModelSpec
 from bench.models.params import PositiveInt
 
 ENTRY_POINT_GROUP = "fmbench.models"
 # Fit settings are checked; any other parameter is the factory's to judge (checks are not strict).
 USER_CONSTRAINTS = {"epochs": PositiveInt(), "batch_size": PositiveInt()}
-# TensorFlow names its scopes and ops after the model, its layers and their weights. Keras builds a model
-# with any name, and then its first training step fails (exit 1, after the study started): tried with Keras
-# 3.15 / TensorFlow 2.21, a layer named 'dense<1>', 'a b', 'a"b', 'a:b' or 'é' is "not a valid scope name";
-# 'd>' passes that and fails in the optimizer's variables ("Node name contains invalid characters"); a
-# model named '_m', '-m', 'm:1' or 'my model' is "not a valid root scope name". '_d', '-d' and '.d' train.
-NAME = re.compile(r"[A-Za-z0-9_.-]+")
-ROOT_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.-]*")
 
 
 def _parse(target: str, where: str) -> tuple[str, str]:
@@ -65,7 +57,7 @@ def spec(name: str, target: str, builtins: dict[str, ModelSpec], where: str) -> 
     elif _find(module) is None:
         raise BenchError(f"{where}: model module {module!r} not found",
                          fix="install it, or give a file path (path/to/file.py:function)")
-    return ModelSpec(name=name, kind="keras", factory=target, build=_unloaded(target),
+    return ModelSpec(name=name, factory=target, build=_unloaded(target),
                      defaults=lambda p: {"epochs": p.baseline_epochs, "batch_size": p.batch_size},
                      constraints=USER_CONSTRAINTS, source_sha256=digest, user=True)
 
@@ -124,7 +116,7 @@ def entry_point_spec(name: str) -> ModelSpec:
 def _bound(factory, target: str):
     def build(params: dict[str, Any], options=None):
         model = factory(dict(params))
-        if options is None or not _is_keras(model):
+        if options is None:  # how the scikit-learn family builds: the estimator as the factory made it
             return model
         from bench.models.keras_base import prepare
 
@@ -133,14 +125,8 @@ def _bound(factory, target: str):
     return build
 
 
-def _is_keras(model) -> bool:
-    import keras
-
-    return isinstance(model, keras.Model)
-
-
 def finalize(setup: ModelSetup) -> ModelSetup:
-    """Import a user model's factory, build it once, and settle its kind; bad models are one line."""
+    """Import a user model's factory, build it once, and settle its family; bad models are one line."""
     if not setup.spec.user:
         return setup
     where = f"model {setup.name!r}"
@@ -152,67 +138,13 @@ def finalize(setup: ModelSetup) -> ModelSetup:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise BenchError(f"{where}: {setup.spec.factory} raised {type(exc).__name__}: {first}",
                          value=params or None, fix="check the factory and its params") from exc
-    kind = model_kind(built, where)
-    shape = None
-    if kind == "keras":
-        shape = input_shape(built, where)
-        check_names(built, where)
-    spec = dataclasses.replace(setup.spec, kind=kind, build=_bound(factory, setup.spec.factory), input_shape=shape)
+    family = next((f for f in FAMILIES if f.accepts(built)), None)
+    if family is None:
+        raise BenchError(f"{where}: the factory returned {_a_type(built)}, neither a Keras model nor a "
+                         "scikit-learn estimator", fix="return a keras.Model or an object with fit/predict/get_params")
+    shape = family.check_built(built, where)
+    spec = dataclasses.replace(setup.spec, family=family, build=_bound(factory, setup.spec.factory), input_shape=shape)
     return dataclasses.replace(setup, spec=spec)
-
-
-def input_shape(model, where: str) -> tuple[int, ...]:
-    """The image shape a Keras model's Input asks for: 28x28, 28x28x1 or 784 pixels."""
-    shapes = [tuple(i.shape[1:]) for i in getattr(model, "inputs", None) or []]
-    if len(shapes) != 1 or shapes[0] not in ((28, 28), (28, 28, 1), (784,)):
-        raise BenchError(f"{where}: the model's input has shape {shapes[0] if len(shapes) == 1 else shapes}",
-                         fix="give it keras.Input(shape=(28, 28)), (28, 28, 1) or (784,): uint8 pixels 0-255")
-    return shapes[0]
-
-
-def _named_parts(model):
-    """(what, name) of the model, every layer (nested models' too) and every weight (its path's parts)."""
-    yield "model", model.name
-    layers = list(model.layers)
-    while layers:
-        layer = layers.pop()
-        yield "layer", layer.name
-        layers.extend(getattr(layer, "layers", []))
-    for weight in model.weights:
-        for part in str(getattr(weight, "path", weight.name)).split("/"):
-            yield "weight", part
-
-
-def check_names(model, where: str) -> None:
-    """Names TensorFlow accepts in training, checked before it: the model's, its layers' and its weights'."""
-    for what, name in _named_parts(model):
-        pattern = ROOT_NAME if what == "model" else NAME
-        if not pattern.fullmatch(name):
-            bad = "".join(sorted({c for c in name if not NAME.fullmatch(c)}))
-            problem = f"has {bad!r}" if bad else f"starts with {name[:1]!r}" if name else "is empty"
-            raise BenchError(f"{where}: {what} name {name!r} {problem}, which TensorFlow refuses in training",
-                             fix="name it with letters, digits, '_', '.' and '-' only"
-                             + (", starting with a letter or digit" if what == "model" else ""))
-
-
-def model_kind(built, where: str) -> str:
-    """'keras' for a Keras model with 10 outputs, 'sklearn' for an estimator; anything else is bad input."""
-    import keras
-
-    if isinstance(built, keras.Model):
-        outputs = getattr(built, "outputs", None) or []
-        if len(outputs) > 1:
-            raise BenchError(f"{where}: the model has {len(outputs)} outputs; fmbench needs one, of 10 classes",
-                             fix="give keras.Model a single output tensor, from a Dense(10) layer (logits or softmax)")
-        shape = tuple(outputs[0].shape) if outputs else None
-        if shape is not None and shape[-1] != 10:
-            raise BenchError(f"{where}: the model's output has shape {shape}, not 10 classes",
-                             fix="end the model with a Dense(10) layer (logits or softmax)")
-        return "keras"
-    if all(callable(getattr(built, m, None)) for m in ("fit", "predict", "get_params")):
-        return "sklearn"
-    raise BenchError(f"{where}: the factory returned {_a_type(built)}, neither a Keras model nor a "
-                     "scikit-learn estimator", fix="return a keras.Model or an object with fit/predict/get_params")
 
 
 def _a_type(value) -> str:

@@ -182,10 +182,10 @@ def outcome(groups: list[Group]) -> list[dict]:
     ok = {(g.study, g.model): summarize(metric_values(g.ok_runs, "test_accuracy")) for g in groups if g.ok_runs}
     prefix = (lambda study: "") if len({g.study for g in groups}) == 1 else (lambda study: f"{study}: ")
     for group in groups:
-        other = group.manifest.model_specs.get(group.model, {}).get("compare_with")
+        spec = group.manifest.model_specs.get(group.model)
+        other = spec.compare_with if spec else None
         if other and (group.study, other) in ok and (group.study, group.model) in ok:
-            spec = group.manifest.model_specs[group.model]
-            subject = "Tuning" if spec.get("tuned") else f"{group.model}, measured against {other},"
+            subject = "Tuning" if spec.tuned else f"{group.model}, measured against {other},"
             sentence = tuning_sentence(ok[(group.study, other)], ok[(group.study, group.model)], subject)
             sentences.append({**sentence, "text": prefix(group.study) + sentence["text"]})
     scored = [g for g in groups if g.ok_runs]

@@ -56,9 +56,8 @@ def text_of(value: Any) -> str:
 
 
 def class_names(groups: list[Group], manifest: Manifest) -> list[str]:
-    names = manifest.dataset.get("class_names")
-    if isinstance(names, list) and names:
-        return [str(n) for n in names]
+    if manifest.dataset.class_names:
+        return list(manifest.dataset.class_names)
     runs = [r for g in groups for r in g.ok_runs]
     return runs[0].per_class.class_names if runs else [str(i) for i in range(10)]
 
@@ -105,26 +104,23 @@ def image_grid(images: ImageSet, captions: list[dict]) -> list[dict]:
 def dataset(manifest: Manifest, groups: list[Group]) -> dict | None:
     """Counts, shapes, class balance and the first 25 training images."""
     info, names = manifest.dataset, class_names(groups, manifest)
-    splits = []
-    for part in ("train", "test"):
-        split = info.get(part) if isinstance(info.get(part), dict) else {}
-        if "count" in split:
-            shape = "×".join(str(d) for d in split.get("shape", [])[1:]) or MISSING
-            splits.append({"name": f"{part} set (full)", "count": count(split["count"]), "shape": shape})
+    parts = {"train": info.train, "test": info.test}
+    splits = [{"name": f"{name} set (full)", "count": count(part.count),
+               "shape": "×".join(str(d) for d in part.shape[1:]) or MISSING}
+              for name, part in parts.items() if part is not None]
     runs = [r for g in groups for r in g.runs]
     if runs:
         data = runs[0].data
         splits += [{"name": f"used for {part}", "count": count(n), "shape": ""} for part, n in
                    (("training", data.n_train), ("validation", data.n_validation), ("test", data.n_test))]
-    counts = [info.get(part, {}).get("class_counts") if isinstance(info.get(part), dict) else None
-              for part in ("train", "test")]
+    counts = [part.class_counts if part is not None else None for part in parts.values()]
     balance = [{"name": name, "train": _nth(counts[0], i), "test": _nth(counts[1], i)} for i, name in enumerate(names)]
     samples = image_grid(manifest.train_samples, [{"caption": _name(names, y), "right": None}
                                                   for y in manifest.train_samples.labels])
-    files = info.get("file_sha256") if isinstance(info.get("file_sha256"), dict) else {}
-    return {"splits": splits, "balance": balance, "samples": samples, "digest": info.get("digest", MISSING),
-            "files": sorted(files.items()), "test_labels": manifest.test_labels_sha256, "official": official(files),
-            "source": f"{info.get('location', MISSING)} ({info.get('source', MISSING)})"}
+    return {"splits": splits, "balance": balance, "samples": samples, "digest": info.digest or MISSING,
+            "files": sorted(info.file_sha256.items()), "test_labels": manifest.test_labels_sha256,
+            "official": official(info.file_sha256),
+            "source": f"{info.location or MISSING} ({info.source or MISSING})"}
 
 
 def official(files: dict[str, str]) -> str:
@@ -162,7 +158,7 @@ def models(groups: list[Group]) -> dict | None:
             for g, _ in firsts:
                 values = list(dict.fromkeys(text_of(getattr(r, source).get(name)) for r in g.runs))
                 cells.append(values[0] if len(values) == 1 else "varies by seed: " + " / ".join(values))
-            rows.append({"name": name, "kind": source.replace("_", " "), "cells": cells})
+            rows.append({"name": name, "source": source.replace("_", " "), "cells": cells})
     return {"labels": [g.label for g, _ in firsts], "architectures": architectures, "rows": rows}
 
 

@@ -7,6 +7,7 @@ from bench.results.schema import (
     MANIFEST_NAME,
     SCHEMA_VERSION,
     DataRecord,
+    DatasetSummary,
     Environment,
     Gaps,
     History,
@@ -15,6 +16,7 @@ from bench.results.schema import (
     Manifest,
     Metrics,
     ModelPerf,
+    ModelRecord,
     PathTiming,
     PerClass,
     PerfResult,
@@ -42,9 +44,9 @@ from bench.results.store import (
 from bench.results.verify import verify_run
 
 __all__ = [
-    "MANIFEST_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Contradiction", "DataRecord", "Environment", "Gaps",
-    "History", "ImageSet", "Layer", "Manifest", "Metrics", "ModelPerf", "PathTiming", "PerClass", "PerfResult",
-    "Predictions", "Record", "RunResult", "SavedModel", "SearchPerf", "Session", "SplitMetrics", "SplitRecord", "Stage",
-    "Study", "Timings", "Tuning", "load_study", "migrate", "read_record", "save", "to_jsonable",
-    "verify_run", "write_bytes_atomic", "write_json_atomic",
+    "MANIFEST_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Contradiction", "DataRecord", "DatasetSummary", "Environment",
+    "Gaps", "History", "ImageSet", "Layer", "Manifest", "Metrics", "ModelPerf", "ModelRecord", "PathTiming",
+    "PerClass", "PerfResult", "Predictions", "Record", "RunResult", "SavedModel", "SearchPerf", "Session",
+    "SplitMetrics", "SplitRecord", "Stage", "Study", "Timings", "Tuning", "load_study", "migrate", "read_record",
+    "save", "to_jsonable", "verify_run", "write_bytes_atomic", "write_json_atomic",
 ]

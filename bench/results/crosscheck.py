@@ -118,8 +118,8 @@ def expected_params(run: RunResult, manifest: Manifest) -> tuple[dict | None, st
     spec = manifest.model_specs.get(run.model)
     if spec is None:  # migrated from schema 1, which did not record it
         return None, ""
-    if not spec.get("tuned"):
-        return spec.get("params"), f"the manifest's model_specs.{run.model}.params"
+    if not spec.tuned:
+        return spec.params, f"the manifest's model_specs.{run.model}.params"
     if not manifest.seeds:
         return None, ""  # a study without seeds: named by bench.results.whole
     search_seed = run.seed if manifest.tune_per_seed else manifest.seeds[0]

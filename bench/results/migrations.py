@@ -63,10 +63,12 @@ MIGRATIONS: dict[str, dict[int, Callable[[dict], dict]]] = {
     "manifest": {1: _manifest_v1_to_v2, 2: _manifest_v2_to_v3},
     "perf": {1: _renumbered, 2: _renumbered},
     "reference": {},
+    "history-entry": {},  # bench.results.history; version 1 is its first
 }
 # How to get a readable file of each kind: the fix of every error about one.
 REMAKE = {"run": "re-run the study", "manifest": "re-run the study", "perf": "re-run 'fmbench perf'",
-          "reference": "make one with 'fmbench reference RESULTS_DIR --out FILE.json'"}
+          "reference": "make one with 'fmbench reference RESULTS_DIR --out FILE.json'",
+          "history-entry": "re-add its study with 'fmbench history add RESULTS_DIR'"}
 
 
 def migrate(payload: dict, path: Path, kind: str, version: int) -> dict:

@@ -197,7 +197,8 @@ class RunResult(Record):
         if self.status == "failed" and not self.error:
             raise ValueError("a failed run must say why in 'error'")
         needed = ("metrics", "gaps", "per_class", "confusion_matrix", "predictions", "timings")
-        needed += ("history",) if self.model_kind == "keras" else ()
+        # A run that trained in epochs (its family's, bench.models.family) has their mean time and their curves.
+        needed += ("history",) if self.timings is not None and self.timings.epoch_s_mean is not None else ()
         missing = [name for name in needed if getattr(self, name) is None]
         if self.status == "ok" and missing:
             raise ValueError(f"an ok run lacks {', '.join(missing)}")
@@ -243,6 +244,44 @@ class Session(Record):
     units_skipped: int  # found complete on disk (--resume)
 
 
+class PartSummary(Record):
+    """One of the dataset's two files of images (bench.data.summarize)."""
+
+    count: int
+    shape: list[int]
+    class_counts: list[int]
+    pixels: dict[str, float]
+
+
+class DatasetSummary(Record):
+    """The dataset a study read (bench.data.summarize). Files migrated from schema 1 lack the per-file
+    digests and the official flag: those stay empty or None (unknown)."""
+
+    location: str | None = None
+    source: str | None = None
+    digest: str | None = None
+    file_sha256: dict[str, str] = {}
+    official: bool | None = None
+    class_names: list[str] = []
+    train: PartSummary | None = None
+    test: PartSummary | None = None
+
+
+class ModelRecord(Record):
+    """One model as a study ran it (``bench.models.ModelSetup.record``): its family, builder, parameters,
+    stages and grids, and the model its sentence in the report is measured from. Files migrated from
+    schema 1 recorded only the tuned MLP's factory: its params are None (unknown), not empty."""
+
+    kind: str = "keras"  # its family's name (bench.models.family)
+    factory: str
+    source_sha256: str | None = None  # a user model's source file
+    tuned: bool = False
+    params: dict[str, Any] | None = None
+    stages: list[tuple[str, list[str]]] = []
+    grids: dict[str, list[Any]] = {}
+    compare_with: str | None = None
+
+
 class Manifest(Record):
     schema_version: int = SCHEMA_VERSION
     kind: Literal["manifest"] = "manifest"
@@ -254,7 +293,7 @@ class Manifest(Record):
     search: Literal["exhaustive", "halving"]
     tuning: list[Tuning]
     runs: list[str]
-    dataset: dict[str, Any]
+    dataset: DatasetSummary
     train_samples: ImageSet
     test_samples: ImageSet
     environment: Environment
@@ -265,9 +304,7 @@ class Manifest(Record):
     command: list[str]
     data_load_s: float | None = None  # reading and checking the four files; None if migrated from schema 1
     test_labels_sha256: str | None = None  # as DataRecord.test_labels_sha256: every run must match it
-    # Per model: kind, factory, source digest, parameters, stages, grids and the model it is compared
-    # with (bench.models.ModelSetup.record); empty in files migrated from schema 1.
-    model_specs: dict[str, dict[str, Any]] = {}
+    model_specs: dict[str, ModelRecord] = {}  # empty in files migrated from schema 1
     threads_per_run: int | None = None  # TensorFlow's threads in each run (None: TensorFlow's default)
     tune_per_seed: bool = False
     sessions: list[Session] = []  # empty in files migrated from schema 2

@@ -48,7 +48,7 @@ def _first_difference(stored: list, recomputed: np.ndarray, tolerance: float) ->
 
 def _digests(run: RunResult, manifest: Manifest, true: np.ndarray, path: Path) -> list[Contradiction]:
     found = []
-    expected = manifest.dataset.get("digest")
+    expected = manifest.dataset.digest
     if expected and run.data.digest != expected:
         found.append(Contradiction(path, "data.digest", run.data.digest, expected, "the manifest's dataset"))
     if manifest.test_labels_sha256 and run.data.test_labels_sha256 != manifest.test_labels_sha256:

@@ -98,8 +98,8 @@ def tuning_record(folder: Path, manifest: Manifest) -> list[str]:
         if tuning.model not in manifest.models or tuning.seed not in manifest.seeds:
             found.append(f"{where}: not a model and seed of this study")
             continue
-        if isinstance(spec, dict) and isinstance(spec.get("params", {}), dict):
-            expected = {**spec.get("params", {}), **{k: v for s in tuning.stages for k, v in s.best_params.items()}}
+        if spec is not None and spec.params is not None:
+            expected = {**spec.params, **{k: v for s in tuning.stages for k, v in s.best_params.items()}}
             differs = [k for k in {**expected, **tuning.best_params} if expected.get(k) != tuning.best_params.get(k)]
             if differs:
                 found.append(f"{where}: best_params.{differs[0]} stores {tuning.best_params.get(differs[0])!r} but "
@@ -133,16 +133,19 @@ def stage_winners(where: str, tuning: Tuning) -> list[str]:
 
 def dataset_record(folder: Path, manifest: Manifest) -> list[str]:
     dataset, path = manifest.dataset, folder / "study.json"
-    files = dataset.get("file_sha256")
-    if not isinstance(files, dict) or set(files) != set(OFFICIAL_SHA256):
+    files = dataset.file_sha256
+    if not files:
         return []  # migrated from schema 1, which did not record per-file digests
+    if set(files) != set(OFFICIAL_SHA256):
+        return [f"{path}: field 'dataset.file_sha256' names {', '.join(sorted(files))}, not the four files "
+                f"{', '.join(sorted(OFFICIAL_SHA256))}"]
     found = []
-    if dataset.get("digest") != combined_digest(files):
-        found.append(f"{path}: field 'dataset.digest' stores {dataset.get('digest')} but its file_sha256 give "
+    if dataset.digest != combined_digest(files):
+        found.append(f"{path}: field 'dataset.digest' stores {dataset.digest} but its file_sha256 give "
                      f"{combined_digest(files)}")
     official = files == OFFICIAL_SHA256
-    if "official" in dataset and dataset["official"] != official:
-        found.append(f"{path}: field 'dataset.official' stores {dataset['official']} but its file_sha256 "
+    if dataset.official is not None and dataset.official != official:
+        found.append(f"{path}: field 'dataset.official' stores {dataset.official} but its file_sha256 "
                      f"{'are' if official else 'are not'} the official Fashion-MNIST's")
     return found
 

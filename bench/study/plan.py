@@ -114,10 +114,8 @@ class Fit:
 
 def fit_of(setup: ModelSetup, params: dict, images: float) -> Fit:
     spec = setup.spec
-    keras_model = spec.kind == "keras"
-    compiles = keras_model and spec.options.jit_compile is True and not params.get("dropout", 0)
-    return Fit(images, params.get("epochs", 1) if keras_model else 1, params.get("batch_size", 32) if keras_model
-               else 32, spec.cost(params), compiles)
+    epochs, batch_size = spec.family.fit_settings(params)
+    return Fit(images, epochs, batch_size, spec.cost(params), spec.family.compiles(spec, params))
 
 
 def run_seconds(fit: Fit, n_validation: int, n_test: int) -> float:
@@ -161,7 +159,7 @@ def stage_cost(setup: ModelSetup, p: Profile, names: tuple[str, ...], fold_n: in
     for kept, share in search_rounds(p.search, len(candidates)):
         each = [fit_of(setup, c, fold_n * share) for c in candidates]
         fits += kept * p.cv_folds
-        epochs += round(kept * p.cv_folds * fmean(f.epochs for f in each)) if setup.spec.kind == "keras" else 0
+        epochs += round(kept * p.cv_folds * fmean(f.epochs for f in each)) if setup.spec.family.epochs else 0
         seconds += kept * p.cv_folds * fmean(f.seconds() for f in each)
     return fits, epochs, seconds
 
@@ -204,7 +202,7 @@ def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
             search_fits, search_epochs, stage_s, params = tuning_cost(setup, p, n_fit)
             fits, epochs = fits + per_study * search_fits, epochs + per_study * search_epochs
         fit = fit_of(setup, params, n_fit)
-        epochs += round(fit.epochs) * seeds if setup.spec.kind == "keras" else 0
+        epochs += round(fit.epochs) * seeds if setup.spec.family.epochs else 0
         slower = thread_slowdown(config.threads_per_run)
         costs[setup.name] = ModelCost(slower * run_seconds(fit, n_val, n_test), [slower * x for x in stage_s])
     return Plan(runs=seeds * len(config.setups), tuning_searches=searches, fits=fits, epochs=epochs,

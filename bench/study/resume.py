@@ -29,18 +29,30 @@ def check_out_folder(out: Path, resume: bool = False) -> None:
                              "or move the old results away first")
 
 
+# Profile fields whose content each model's resolved record (``model_specs``) holds: [models.NAME] tables,
+# and the tuned MLP's grids and defaults, which the profile itself held in studies written before the
+# model families (issue 16).
+IN_MODEL_SPECS = ("models", "grids", "tuned_defaults")
+
+
+def _sizes(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in IN_MODEL_SPECS}
+
+
 def identity(config, data_digest: str) -> dict[str, Any]:
     """What makes two commands the same study (the executor is not part of it: results do not depend on it)."""
-    return _plain({"profile": config.profile.name, "config": config.profile.as_dict(), "seeds": config.seeds,
-                   "models": config.models, "model_specs": {s.name: s.record() for s in config.setups},
+    return _plain({"profile": config.profile.name, "config": _sizes(config.profile.as_dict()), "seeds": config.seeds,
+                   "models": config.models,
+                   "model_specs": {s.name: s.record().model_dump(mode="json") for s in config.setups},
                    "data digest": data_digest, "threads_per_run": config.threads_per_run,
                    "tune_per_seed": config.tune_per_seed})
 
 
 def recorded_identity(manifest: Manifest) -> dict[str, Any]:
-    return _plain({"profile": manifest.profile, "config": manifest.config, "seeds": manifest.seeds,
-                   "models": manifest.models, "model_specs": manifest.model_specs,
-                   "data digest": manifest.dataset.get("digest"), "threads_per_run": manifest.threads_per_run,
+    return _plain({"profile": manifest.profile, "config": _sizes(manifest.config), "seeds": manifest.seeds,
+                   "models": manifest.models,
+                   "model_specs": {name: spec.model_dump(mode="json") for name, spec in manifest.model_specs.items()},
+                   "data digest": manifest.dataset.digest, "threads_per_run": manifest.threads_per_run,
                    "tune_per_seed": manifest.tune_per_seed})
 
 

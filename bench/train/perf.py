@@ -25,6 +25,7 @@ from bench import data as data_mod
 from bench import environment, models, profiles
 from bench.models import PLAIN, ModelSetup
 from bench.models.keras_base import describe_architecture
+from bench.models.keras_family import EVAL_BATCH
 from bench.progress import Progress, epoch_callback
 from bench.results import ModelPerf, PathTiming, PerfResult, SearchPerf, write_json_atomic
 from bench.train import training, tuning
@@ -116,7 +117,7 @@ def _time_path(build, seed_fn, x: np.ndarray, y: np.ndarray, test: tuple[np.ndar
             "steps_per_execution": model.steps_per_execution, "jit_compile": bool(model.jit_compile)}
         bar.close()
         epoch_seconds.append(list(clock.seconds))
-        accuracy.append(float(model.evaluate(*test, batch_size=training.EVAL_BATCH, verbose=0)[1]))
+        accuracy.append(float(model.evaluate(*test, batch_size=EVAL_BATCH, verbose=0)[1]))
     return PathTiming(compile_options=options, epoch_seconds=epoch_seconds, fit_seconds=fit_seconds,
                       test_accuracy=accuracy), n_params
 
@@ -124,8 +125,8 @@ def _time_path(build, seed_fn, x: np.ndarray, y: np.ndarray, test: tuple[np.ndar
 def measure_model(setup: ModelSetup, dataset: data_mod.Dataset, config: PerfConfig, progress: Progress) -> ModelPerf:
     """(a) plain ``model.fit`` as a script would call it and (b) the fast path on uint8, same seeds and data."""
     x, y = data_mod.stratified_subset(dataset.x_train, dataset.y_train, config.n_train, 0)
-    x = training.reshape(x, setup.spec.input_shape)
-    x_test = training.reshape(dataset.x_test, setup.spec.input_shape)
+    x = setup.spec.family.features(x, setup.spec)
+    x_test = setup.spec.family.features(dataset.x_test, setup.spec)
     # The reference's preprocessing, for models written as the post writes them (float32 input).
     float_input = setup.spec.reference is not None
     plain_x, plain_test = (x.astype(np.float32) / 255, x_test.astype(np.float32) / 255) if float_input else (x, x_test)
@@ -144,9 +145,9 @@ def measure_model(setup: ModelSetup, dataset: data_mod.Dataset, config: PerfConf
 def measure_search(dataset: data_mod.Dataset, config: PerfConfig, progress: Progress) -> SearchPerf:
     """One stage of the reference profile's grid for the tuned MLP, exhaustive then halving, same folds."""
     profile = dataclasses.replace(profiles.resolve("reference"), batch_size=config.batch_size)
-    (setup,) = models.resolve(["tuned"], profile)
+    (setup,) = models.resolve([profiles.PERF_SEARCH_MODEL], profile)
     x, y = data_mod.stratified_subset(dataset.x_train, dataset.y_train, config.search_n_train, 0)
-    fixed = dict(profiles.TUNED_DEFAULTS, epochs=config.search_epochs, batch_size=config.batch_size)
+    fixed = dict(setup.params, epochs=config.search_epochs, batch_size=config.batch_size)
     seed = config.seeds[0]
     results = {}
     for kind in SEARCHES:

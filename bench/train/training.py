@@ -1,9 +1,8 @@
-"""Training and evaluation of one model on one split: seeding, fit, metrics, predictions."""
+"""Training and evaluation of one model on one split, whatever its family: seeding, fit, metrics, predictions."""
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +11,8 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from bench.data import CLASS_NAMES, N_CLASSES, Split
+from bench.models import Family, Fitted
 from bench.results import (
-    History,
     ImageSet,
     Metrics,
     PerClass,
@@ -23,7 +22,6 @@ from bench.results import (
     write_bytes_atomic,
 )
 
-EVAL_BATCH = 1000
 N_MISTAKES = 25
 
 
@@ -38,65 +36,43 @@ def seed_everything(seed: int) -> None:
 
 @dataclass
 class FitOutcome:
-    history: History
+    fitted: Fitted
     fit_seconds: float
 
 
-def fit(model, split: Split, epochs: int, batch_size: int, clock, shape=None) -> FitOutcome:
-    """Train on the split's training part, validating on its validation part each epoch."""
+def fit(model, family: Family, split: Split, spec, params: dict, clock) -> FitOutcome:
+    """Train on the split's training part (a family that trains in epochs validates on its validation
+    part each epoch); the seconds are the fit's alone, feeding the images is not counted."""
+    x_train = family.features(split.x_train, spec)
+    validation = (family.features(split.x_val, spec), split.y_val) if family.epochs else None
     start = time.perf_counter()
-    keras_history = model.fit(
-        reshape(split.x_train, shape), split.y_train, validation_data=(reshape(split.x_val, shape), split.y_val),
-        epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[clock],
-    )
-    seconds = time.perf_counter() - start
-    logs = keras_history.history
-    history = History(
-        loss=[float(v) for v in logs["loss"]], accuracy=[float(v) for v in logs["accuracy"]],
-        val_loss=[float(v) for v in logs["val_loss"]], val_accuracy=[float(v) for v in logs["val_accuracy"]],
-        epoch_seconds=list(clock.seconds),
-    )
-    return FitOutcome(history, seconds)
+    fitted = family.fit(model, x_train, split.y_train, validation, params, clock)
+    return FitOutcome(fitted, time.perf_counter() - start)
 
 
-def _scores(model, x: np.ndarray, y: np.ndarray, shape=None) -> SplitMetrics:
-    loss, accuracy = model.evaluate(reshape(x, shape), y, batch_size=EVAL_BATCH, verbose=0)
-    return SplitMetrics(accuracy=float(accuracy), loss=float(loss))
-
-
-def score_splits(model, split: Split, predictions: Predictions, shape=None) -> Metrics:
+def score_splits(model, family: Family, split: Split, predictions: Predictions, spec) -> Metrics:
     """Loss and accuracy of the trained model on train, validation and test (as the reference does).
 
     Test accuracy is the share of the stored test predictions that are right, so anyone can
     recompute it from the result file exactly (Keras' float32 counter agrees to about 1e-8).
     """
-    test = _scores(model, split.x_test, split.y_test, shape)
+    test = family.evaluate(model, family.features(split.x_test, spec), split.y_test)
     right = np.asarray(predictions.predicted) == np.asarray(predictions.true)
-    return Metrics(train=_scores(model, split.x_train, split.y_train, shape),
-                   validation=_scores(model, split.x_val, split.y_val, shape),
+    return Metrics(train=family.evaluate(model, family.features(split.x_train, spec), split.y_train),
+                   validation=family.evaluate(model, family.features(split.x_val, spec), split.y_val),
                    test=SplitMetrics(accuracy=float(right.mean()), loss=test.loss))
 
 
-def save_model(model, path: Path) -> SavedModel:
-    """Keep a trained model in Keras' own format, written as every result file is (``write_bytes_atomic``:
-    fsync, rename, the umask's permissions).
-
-    Saved as a plain functional ``keras.Model`` over the same layers, compiled with the same
-    optimizer (state included), loss and accuracy metric, so ``keras.saving.load_model`` loads it
-    without fmbench (the epoch-loop subclass only changes how ``fit`` runs).
-    """
-    import keras
-
-    plain = keras.Model(model.inputs, model.outputs, name=model.name)
-    plain.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
-    # Keras saves only to a path: a scratch file outside the study folder (a kill leaves nothing there),
-    # whose bytes then go through the one atomic writer.
-    with tempfile.TemporaryDirectory(prefix="fmbench-model-") as scratch:
-        tmp = Path(scratch) / path.name
-        plain.save(tmp)
-        data = tmp.read_bytes()
+def save_model(model, family: Family, path: Path) -> SavedModel | None:
+    """Keep a trained model in its framework's own format (if its family has one), written as every
+    result file is (``write_bytes_atomic``: fsync, rename, the umask's permissions)."""
+    saved = family.save(model)
+    if saved is None:
+        return None
+    suffix, data = saved
+    path = path.with_suffix(suffix)
     write_bytes_atomic(path, data)
-    return SavedModel(file=path.name, format="keras", sha256=hashlib.sha256(data).hexdigest())
+    return SavedModel(file=path.name, format=suffix.lstrip("."), sha256=hashlib.sha256(data).hexdigest())
 
 
 @dataclass
@@ -108,27 +84,13 @@ class TestOutcome:
     inference_seconds: float
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def predict_test(model, split: Split, shape: tuple[int, ...] | None = None) -> TestOutcome:
-    """Timed inference on the test set (images reshaped to the model's input), then the test outcome."""
-    x_test = reshape(split.x_test, shape)
-    model.predict(x_test[:EVAL_BATCH], batch_size=EVAL_BATCH, verbose=0)  # warm-up: trace once
+def predict_test(model, family: Family, split: Split, spec) -> TestOutcome:
+    """Timed inference on the test set (after the family's warm-up), then the test outcome."""
+    x_test = family.features(split.x_test, spec)
+    family.warm_up(model, x_test)
     start = time.perf_counter()
-    outputs = model.predict(x_test, batch_size=EVAL_BATCH, verbose=0).astype(np.float64)
-    seconds = time.perf_counter() - start
-    # Logits, or probabilities from a model that ends in a softmax: both rank classes alike.
-    is_probability = np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4)
-    return test_outcome(outputs if is_probability else softmax(outputs), split, seconds)
-
-
-def reshape(x: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
-    """Images as the model's input wants them: 28x28, 28x28x1 or 784 (a view, no copy)."""
-    return x if shape is None or tuple(shape) == x.shape[1:] else x.reshape((len(x), *shape))
+    probs = family.probabilities(model, x_test)
+    return test_outcome(probs, split, time.perf_counter() - start)
 
 
 def test_outcome(probs: np.ndarray, split: Split, seconds: float) -> TestOutcome:

@@ -1,5 +1,6 @@
 """Staged grid search for any tunable model: the reference's six stages over a scikeras
-KerasClassifier for the MLP, a model's own stages for the others (an estimator is searched directly).
+KerasClassifier for the MLP, a model's own stages for the others. What a stage fits is the model's
+family's ``search_estimator`` (a KerasClassifier for a Keras model, an estimator itself).
 
 Each stage searches its own parameters with every earlier stage's winners fixed,
 and keeps scikit-learn's full ``cv_results_`` (per-fold scores, mean/std, ranks, fit
@@ -19,57 +20,20 @@ fit is seeded by the search's seed, so the order fits run in does not change any
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any
 
 import numpy as np
 
-from bench.models import FAST, FIT_PARAMS, CompileOptions, ModelSetup
+from bench.models import FAST, CompileOptions, ModelSetup
 from bench.profiles import Profile
 from bench.progress import Progress, epoch_callback
 from bench.results import Stage, to_jsonable
 
-PREDICT_BATCH = 1000  # scoring a fold: predictions do not depend on the batch size, the time does
-
-
-def search_name(param: str) -> str:
-    """The scikeras parameter name for one of our hyperparameters."""
-    return param if param in FIT_PARAMS else f"model__{param}"
-
 
 def plain_name(param: str) -> str:
+    """Our name for a parameter of the Keras family's search estimator (scikeras routes ``model__x``)."""
     return param.removeprefix("model__")
-
-
-def build_from_spec(name: str, factory: str, user: bool, options: CompileOptions, **params):
-    """scikeras' ``model`` for a registered or user model. Bound with functools.partial, which scikeras
-    accepts and pickles by name, so a cluster's workers can build it too."""
-    from bench.models import builtins
-    from bench.models.keras_base import prepare
-    from bench.models.user import load_factory
-
-    for routed in ("meta", "compile_kwargs", "params"):  # scikeras passes these to callables taking **kwargs
-        params.pop(routed, None)
-    if user:
-        return prepare(load_factory(factory, f"model {name!r}")(params), params, options)
-    return builtins()[name].build(params, options)
-
-
-def make_estimator(setup: ModelSetup, params: dict[str, Any], seed: int, options: CompileOptions, callbacks: list):
-    """What a stage searches: a KerasClassifier around the model's builder, or the estimator itself."""
-    if setup.spec.kind == "sklearn":
-        from bench.train.estimator import seeded
-
-        return seeded(setup.spec.build(setup.spec.builder_params(params)), seed)
-    from bench.train.classifier import FashionClassifier
-
-    model_args = {search_name(k): v for k, v in params.items() if k not in FIT_PARAMS}
-    build = functools.partial(build_from_spec, setup.name, setup.spec.factory, setup.spec.user, options)
-    return FashionClassifier(
-        model=build, epochs=params["epochs"], batch_size=params["batch_size"],
-        predict__batch_size=PREDICT_BATCH, random_state=seed, verbose=0, callbacks=callbacks, **model_args,
-    )
 
 
 def cv_results_record(cv_results: dict[str, Any]) -> dict[str, list]:
@@ -82,7 +46,7 @@ def cv_results_record(cv_results: dict[str, Any]) -> dict[str, list]:
 HALVING_FACTOR = 3
 
 
-def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed: int, parallel: bool = False):
+def make_search(search: str, estimator, grid: dict[str, list], n_folds: int, seed: int, parallel: bool = False):
     """GridSearchCV ("exhaustive") or HalvingGridSearchCV over samples ("halving"), same folds and scoring;
     ``parallel``: every fit goes to the active joblib backend (fmbench sets Dask's)."""
     # Imported here, not at the top: sklearn.model_selection takes 1.9 s to import, and bench.study.plan
@@ -92,10 +56,10 @@ def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed:
     # return_train_score off for both (HalvingGridSearchCV defaults it on): the same record, no extra scoring.
     common = dict(scoring="accuracy", refit=False, error_score="raise", return_train_score=False,
                   cv=StratifiedKFold(n_folds, shuffle=True, random_state=seed), n_jobs=-1 if parallel else None)
-    if kind == "exhaustive":
+    if search == "exhaustive":
         return GridSearchCV(estimator, grid, **common)
-    if kind != "halving":
-        raise ValueError(f"unknown search {kind!r}")
+    if search != "halving":
+        raise ValueError(f"unknown search {search!r}")
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers the class)
     from sklearn.model_selection import HalvingGridSearchCV
 
@@ -103,19 +67,19 @@ def make_search(kind: str, estimator, grid: dict[str, list], n_folds: int, seed:
                                min_resources="exhaust", random_state=seed, **common)
 
 
-def _stage_bar(setup: ModelSetup, index: int, kind: str, grid: dict, fixed: dict, folds: int, progress: Progress,
+def _stage_bar(setup: ModelSetup, index: int, search: str, grid: dict, fixed: dict, folds: int, progress: Progress,
                parallel: bool):
     """An epoch bar for an exhaustive Keras stage; a one-step bar where fits run elsewhere or have no epochs."""
     name, params = setup.stages[index]
     n_candidates = int(np.prod([len(v) for v in grid.values()]))
     label = f"{setup.name} stage {index + 1}/{len(setup.stages)} {name}"
-    if kind == "exhaustive" and setup.spec.kind == "keras" and not parallel:
+    if search == "exhaustive" and setup.spec.family.epochs and not parallel:
         epochs_each = [fixed["epochs"]] if "epochs" not in params else setup.grids["epochs"]
         total_epochs = sum(epochs_each) * n_candidates * folds // len(epochs_each)
         bar = progress.bar(total_epochs, f"{label} ({n_candidates * folds} fits)", "epoch")
         return bar, [epoch_callback(bar)]
     # A halving search's fits run on subsets of several sizes; a cluster's run elsewhere.
-    return progress.bar(1, f"{label} ({n_candidates} candidates, {kind})", "stage"), []
+    return progress.bar(1, f"{label} ({n_candidates} candidates, {search})", "stage"), []
 
 
 def run_stage(setup: ModelSetup, index: int, x: np.ndarray, y: np.ndarray, fixed: dict[str, Any], profile: Profile,
@@ -124,12 +88,12 @@ def run_stage(setup: ModelSetup, index: int, x: np.ndarray, y: np.ndarray, fixed
     """One stage; ``search_kind`` overrides the profile's search (``fmbench perf`` times both); ``parallel``:
     its fits go to the cluster (the caller holds joblib's Dask backend)."""
     name, params = setup.stages[index]
-    kind = search_kind or profile.search
-    keras_model = setup.spec.kind == "keras"
-    grid = {search_name(p) if keras_model else p: list(setup.grids[p]) for p in params}
-    bar, callbacks = _stage_bar(setup, index, kind, grid, fixed, profile.cv_folds, progress, parallel)
-    estimator = make_estimator(setup, fixed, seed, options, callbacks)
-    search = make_search(kind, estimator, grid, profile.cv_folds, seed, parallel)
+    search_name = search_kind or profile.search
+    family = setup.spec.family
+    grid = {family.search_param(p): list(setup.grids[p]) for p in params}
+    bar, callbacks = _stage_bar(setup, index, search_name, grid, fixed, profile.cv_folds, progress, parallel)
+    estimator = family.search_estimator(setup, fixed, seed, options, callbacks)
+    search = make_search(search_name, estimator, grid, profile.cv_folds, seed, parallel)
     start = time.perf_counter()
     search.fit(x, y)
     bar.update(bar.total - bar.n)
