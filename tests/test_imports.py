@@ -54,3 +54,16 @@ def test_reference_and_check_import_no_tensorflow(tmp_path):
     done, modules = loaded_by("check", STUDIES / "tiny-a", "--reference", SMOKE_REFERENCE, cwd=tmp_path)
     assert done.returncode == 2 and "was tested on other data than" in done.stderr, done.stderr
     assert not modules & ML, sorted(modules & ML)
+
+
+def test_trend_imports_no_tensorflow(tmp_path):
+    """history add and trend read entry files: neither may start TensorFlow, Keras or scikeras."""
+    history = tmp_path / "history"
+    done, modules = loaded_by("history", "add", STUDIES / "tiny-a", "--commit", "0123456789abcdef",
+                              "--history", history, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    done, modules = loaded_by("--quiet", "trend", "--history", history, "--out", tmp_path / "trend", "--by", "machine",
+                              cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "trend" / "trend.html").is_file() and (tmp_path / "trend" / "trend.pdf").is_file()
+    assert not modules & ML, sorted(modules & ML)
