@@ -107,7 +107,7 @@ def test_the_family_says_how_estimators_are_fed_searched_and_recorded():
 
     spec = builtins()["logreg"]
     assert (SKLEARN.name, SKLEARN.epochs, SKLEARN.perf_paths) == ("sklearn", False, False)
-    assert spec.family is SKLEARN and spec.kind == "sklearn"
+    assert (spec.family, spec.kind) == (SKLEARN, "sklearn")
     assert SKLEARN.accepts(LogisticRegression()) and not SKLEARN.accepts(object())
     assert SKLEARN.fit_settings({"max_iter": 5}) == (1, 32) and not SKLEARN.compiles(spec, {})
     assert SKLEARN.search_param("C") == "C" and SKLEARN.compile_record(None) == {}
