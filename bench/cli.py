@@ -395,11 +395,24 @@ class ReferenceCommand(Command):
 
 class CheckCommand(Command):
     name = "check"
-    help = "exit 1 if a study regressed against a reference (accuracy, overfitting gap, optionally per-class F1)"
+    help = ("exit 1 if a study regressed against a reference file or its recent history (accuracy, overfitting gap, "
+            "optionally per-class F1)")
 
     def add_arguments(self, parser):
         parser.add_argument("results", type=Path, help="results folder written by 'fmbench run'")
-        parser.add_argument("--reference", type=Path, required=True, help="file written by 'fmbench reference'")
+        against = parser.add_mutually_exclusive_group(required=True)
+        against.add_argument("--reference", type=Path, default=None, help="file written by 'fmbench reference'")
+        against.add_argument("--history", nargs="?", const="", default=None, metavar="LOCATION",
+                             help="pool the reference from the history store: the last --window entries of this "
+                                  "branch, machine, stack, profile, settings and data (LOCATION: a folder or fsspec "
+                                  "URL; default $FMBENCH_HISTORY, else .fmbench/history)")
+        parser.add_argument("--window", type=AtLeast(1), default=None,
+                            help="with --history: history entries pooled per model, at most (default 10)")
+        parser.add_argument("--branch", default=None, help="with --history: the branch whose history to pool "
+                                                           "(default: the checkout's)")
+        parser.add_argument("--bootstrap", action="store_true",
+                            help="with --history: pass a machine, stack or model without history yet (records "
+                                 "nothing: 'fmbench history add' does)")
         parser.add_argument("--max-drop", type=Share("a fraction of accuracy", zero=True), default=None,
                             help="allowed drop, used exactly, e.g. 0.005 (default: per model, a one-sided t margin "
                                  "from its own seed spread with one 1%% false-alarm budget for the whole gate; see "
@@ -412,6 +425,18 @@ class CheckCommand(Command):
         for flag, path, example in (("--junit", args.junit, "report.xml"), ("--markdown", args.markdown, "gate.md")):
             if path is not None:
                 writable_file(path, flag, example)
+        if args.history is not None:
+            from bench.analysis.history_gate import current_branch
+            from bench.results.history import HistoryStore, resolve_location
+
+            args.store, args.branch = HistoryStore(resolve_location(args.history or None)), current_branch(args.branch)
+            return args
+        given = [flag for flag, value in (("--window", args.window), ("--branch", args.branch),
+                                          ("--bootstrap", args.bootstrap or None)) if value is not None]
+        if given:
+            one = len(given) == 1
+            raise BenchError(f"{', '.join(given)} {'applies' if one else 'apply'} only to --history",
+                             fix=f"drop {'it' if one else 'them'}, or pass --history")
         # The gate's statistics import SciPy and statsmodels (1.6 s): a missing reference is found without them.
         if not args.reference.exists():
             raise BenchError(f"reference file missing: {args.reference}", fix="make one with 'fmbench reference'")
@@ -420,22 +445,36 @@ class CheckCommand(Command):
                              fix="pass the file that 'fmbench reference --out' wrote")
         return args
 
+    @staticmethod
+    def _against_history(args, study):
+        """The checks against the pooled history, the lines to print before the table, the reference's name."""
+        from bench.analysis import history_gate
+
+        found = history_gate.gate_against_history(args.store, study, args.branch, args.window or history_gate.WINDOW,
+                                                  args.max_drop, args.per_class, args.bootstrap)
+        return found.checks, found.lines, found.label
+
     def run(self, args):
         from bench.analysis import ci_output, gate
         from bench.results import load_study, write_bytes_atomic
 
-        reference = gate.read_reference(args.reference)
         study = load_study(args.results)
-        gate.ensure_comparable(reference, study, args.reference)
-        outcomes = gate.run_checks(gate.build_checks(reference, study, args.max_drop, args.per_class))
+        if args.history is not None:
+            checks, lines, label = self._against_history(args, study)
+        else:
+            reference = gate.read_reference(args.reference)
+            gate.ensure_comparable(reference, study, args.reference)
+            checks = gate.build_checks(reference, study, args.max_drop, args.per_class)
+            lines, label = [], str(args.reference)
+        outcomes = gate.run_checks(checks)
         if args.junit:
-            write_bytes_atomic(args.junit, ci_output.junit_xml(outcomes, f"{args.results} vs {args.reference}"))
+            write_bytes_atomic(args.junit, ci_output.junit_xml(outcomes, f"{args.results} vs {label}"))
         if args.markdown:
-            write_bytes_atomic(args.markdown, ci_output.markdown_summary(outcomes, str(args.results),
-                                                                         str(args.reference)))
+            write_bytes_atomic(args.markdown, ci_output.markdown_summary(outcomes, str(args.results), label))
         table = ci_output.terminal_table(outcomes)
-        print("\n".join(table.splitlines()[-1:]) if args.quiet and all(o.passed for o in outcomes) else table)
-        return 0 if all(o.passed for o in outcomes) else 1
+        passed = all(o.passed for o in outcomes)
+        print("\n".join(table.splitlines()[-1:]) if args.quiet and passed else "\n".join([*lines, table]))
+        return 0 if passed else 1
 
 
 class CompareCommand(Command):
@@ -663,14 +702,17 @@ class TrendCommand(Command):
         from bench.report.trend import write_trend
 
         args, store = request
+        start = time.perf_counter()
         entries = store.entries(machine_id=args.machine, branch=args.branch, since=args.since)
         trend = build_trend(entries, args.model, args.window)
+        analysed_s = time.perf_counter() - start
         if not trend.entries:
             filters = self._filters(args)
             raise BenchError(f"no history entries in {store.location}" + (f" match {filters}" if filters else ""),
                              fix="record studies with 'fmbench history add RESULTS_DIR', or loosen the filters "
                                  "('fmbench history list' shows what is there)")
         rendered = write_trend(trend, args.out, store.location, self._filters(args), args.reports_base)
+        rendered.seconds = {"history and changes": analysed_s, **rendered.seconds}
         if args.by == "machine":
             print(format_by_machine(trend.by_machine))
         if not args.quiet:

@@ -191,7 +191,7 @@ def test_instant_errors_import_no_heavy_library(smoke_study, tmp_path):
      (["run", "--n-seeds", "two"],
       "fmbench run: error: --n-seeds must be a whole number; got 'two'; see fmbench run --help"),
      (["check", "results"],
-      "fmbench check: error: the following arguments are required: --reference; see fmbench check --help"),
+      "fmbench check: error: one of the arguments --reference --history is required; see fmbench check --help"),
      (["data", "--bogus"], "fmbench: error: unrecognized arguments: --bogus; see fmbench --help"),
      ([], "fmbench: error: the following arguments are required: command; see fmbench --help")],
 )

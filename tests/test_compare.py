@@ -99,7 +99,7 @@ def test_comparison_html_has_the_reports_content_security_policy(smoke_study, ot
 
     policy = ('<meta http-equiv="Content-Security-Policy" '
               "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">")
-    report_template = Path(__file__).resolve().parent.parent / "templates" / "base.html"
+    report_template = Path(__file__).resolve().parent.parent / "templates" / "layout.html"  # report's, trend's
     assert policy in report_template.read_text()
     html = render_html(compare(load_studies([smoke_study, other_study])))
     assert html.count(policy) == 1 and html.index(policy) < html.index("<title>")

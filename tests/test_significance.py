@@ -52,6 +52,26 @@ def test_round_off_is_not_spread():
     assert sig.difference_of_means([0.8851, 0.8852], [0.8851, 0.8851]).note == ""
 
 
+def test_no_spread_one_image_apart_is_not_called_a_difference():
+    """Issue 17: three identical seeds a study, 1 image apart, got p = 0 and compare shaded the row. One image
+    is the data's resolution (another machine's numerics flip single borderline images): p = 1 now; two
+    images apart without spread stay an exact difference."""
+    from bench.analysis.compare import Versus, adjust
+
+    for a, b in (([0.8500] * 3, [0.8501] * 3), ([0.8501] * 3, [0.8500] * 3)):
+        welch, paired = sig.difference_of_means(a, b), sig.paired_difference(a, b)
+        assert welch.p_value == paired.p_value == 1.0
+        assert welch.note == paired.note == ("no spread over seeds: at most one test image apart, the data's "
+                                             "resolution, so p = 1")
+        row = Versus("m", "B vs A", tuple(a), tuple(b), welch, paired, [], None, "", None, None)
+        assert not adjust([row])[0].significant
+    two = sig.difference_of_means([0.8500] * 3, [0.8502] * 3)
+    assert two.p_value == 0.0 and two.note == "no spread over seeds: the difference is exact"
+    # compare passes one image of the studies' own test set: 1/1,000 for the committed tiny studies
+    assert sig.difference_of_means([0.850] * 3, [0.851] * 3, resolution=1e-3).p_value == 1.0
+    assert sig.difference_of_means([0.850] * 3, [0.852] * 3, resolution=1e-3).p_value == 0.0
+
+
 def test_paired_difference_matches_scipy():
     a, b = [0.70, 0.72, 0.75, 0.71], [0.71, 0.74, 0.74, 0.73]
     result = sig.paired_difference(a, b)

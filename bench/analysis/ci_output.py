@@ -3,7 +3,8 @@
 All three write numbers with ``bench.format``, as the report and the comparison do, so a value reads the
 same wherever it is looked up: accuracies "75.28 %", differences "-6.03 points", scores "0.9512". Each
 statistical check shows its allowed drop and its chance of catching a drop of 0.5 and 1 point at the
-spread it measured ("power"), and the table ends with the false-alarm budget the checks share.
+spread it measured ("power", a lower bound: ``checks.conservative_std``), and the table ends with the
+false-alarm budget the checks share.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from bench.analysis.checks import Outcome
+from bench.analysis.gate import GATE_ALPHA
 from bench.format import MISSING, metric, percent, plural, points
 
 
@@ -31,9 +33,13 @@ def budget(outcomes: Sequence[Outcome]) -> str:
     """The false-alarm budget the statistical checks share (Bonferroni: their levels add up to it)."""
     levels = [o.alpha for o in outcomes if o.alpha is not None]
     if not levels:
-        return "no statistical check: seeds reproduce or --max-drop was given"
-    return (f"false alarms on unchanged code: at most {percent(sum(levels))} for the whole gate "
-            f"(Bonferroni over {plural(len(levels), 'statistical check')})")
+        return "no statistical check: seeds reproduce, --max-drop was given, or nothing to compare against"
+    return (f"false alarms on unchanged code: at most {percent(GATE_ALPHA)} for the whole gate "
+            f"(Bonferroni over {plural(len(levels), 'statistical check')}, {percent(sum(levels))} together)")
+
+
+POWER_NOTE = ("power: the chance of catching the drops its heading names if the seed std is at the top of its "
+              "80 % interval, so the true chance is at least that 90 % of the time")
 
 
 def verdict(outcomes: Sequence[Outcome]) -> str:
@@ -58,6 +64,7 @@ def terminal_table(outcomes: Sequence[Outcome]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
              for row in rows]
     lines += [f"FAIL: {o.sentence}" for o in outcomes if not o.passed]
+    lines += [POWER_NOTE] if any(o.power for o in outcomes) else []
     lines.append(budget(outcomes))
     lines.append(f"fmbench check: {verdict(outcomes)}")
     return "\n".join(lines)
@@ -70,7 +77,8 @@ def _cell(text: str) -> str:
 def markdown_summary(outcomes: Sequence[Outcome], results: str, reference: str) -> str:
     """A GitHub-flavoured table for CI step summaries."""
     lines = [f"### fmbench check: {verdict(outcomes)}", "",
-             f"Results `{_cell(results)}` against reference `{_cell(reference)}`; {budget(outcomes)}.", "",
+             f"Results `{_cell(results)}` against reference `{_cell(reference)}`; {budget(outcomes)}; "
+             f"{POWER_NOTE}.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for outcome in outcomes:
         cells = _row(outcome)

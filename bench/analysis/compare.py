@@ -156,11 +156,13 @@ def compare_model(model: str, label: str, a: list[RunResult], b: list[RunResult]
     pairs, shared = run_pairs(a, b)
     comparable = same_test_set(a, b)
     accuracy = METRICS["test_accuracy"]
-    paired = paired_difference([accuracy(x) for x, _ in pairs], [accuracy(y) for _, y in pairs]) if shared else None
+    image = 1 / min(a[0].data.n_test, b[0].data.n_test)  # one test image (the coarser): the data's resolution
+    paired = (paired_difference([accuracy(x) for x, _ in pairs], [accuracy(y) for _, y in pairs], resolution=image)
+              if shared else None)
     trained = [mcnemar(x.seed, _correct(x), _correct(y)) for x, y in pairs] if comparable and shared else []
     churns = [churn(x.predictions.predicted, y.predictions.predicted) for x, y in pairs] if comparable else []
-    return Versus(model, label, tuple(acc_a), tuple(acc_b), difference_of_means(acc_a, acc_b), paired, trained,
-                  float(np.mean(churns)) if churns else None, pairing_text(pairs, shared, comparable),
+    return Versus(model, label, tuple(acc_a), tuple(acc_b), difference_of_means(acc_a, acc_b, resolution=image),
+                  paired, trained, float(np.mean(churns)) if churns else None, pairing_text(pairs, shared, comparable),
                   _ratio(metric_values(a, "epoch_s"), metric_values(b, "epoch_s")),
                   _ratio(metric_values(a, "images_per_s"), metric_values(b, "images_per_s")))
 

@@ -15,8 +15,18 @@ the time, and it catches a drop of D points with the power it prints. How:
     Bonferroni (its first step is the smallest p-value against alpha / m), so the fixed split loses
     nothing and gives each check an allowed drop it can print;
   * a worst-seed check, so that one collapsed seed fails even where the mean hides it;
-  * seeds that reproduce exactly (one deterministic machine) are compared in pairs with the floor only:
-    there is no noise to allow for.
+  * seeds that reproduce exactly are compared in pairs with the floor only: there is no noise to allow
+    for. What the files record decides it, not how the accuracies moved: the same machine (CPU model,
+    cores, GPUs), threads per run and software (Python, every package, Keras backend, op determinism)
+    on both sides, and every shared seed's test accuracy identical (``same_setup``, ``reproduces``). The
+    rule it replaces switched to the floor whenever 2 shared seeds moved by the same whole number of
+    images, so one image flipped a verdict (new [0.8440, 0.8550] against [0.8500, 0.8610] failed with
+    0.50 points allowed, [0.8440, 0.8551] passed with 9.52) and whole-gate false alarms reached 1.06-2.62 %
+    (issue 17). Identical accuracies pass the accuracy check whatever it allows, so the rule spends none
+    of the 1 %;
+  * the checks are designed at ``DESIGN_ALPHA`` = 0.9 % for the promised 1 %: with the t margin always
+    above the floor (one model at 3.6 points) a design at 1 % spent exactly 1.00 % [0.99, 1.01] (4 million
+    simulated runs), no room for Monte Carlo error; at 0.9 % the Clopper-Pearson bound stays below 1 %.
 Simulated false-alarm and detection rates: README, "Regression gate"; tests/test_gate_calibration.py.
 """
 
@@ -44,8 +54,9 @@ from bench.errors import BenchError
 from bench.results import Environment, Record, RunResult, Study, read_record, write_json_atomic
 
 REFERENCE_SCHEMA_VERSION = 1  # the reference's own version sequence (bench.results.migrations, 'reference')
-GATE_ALPHA = 0.01  # the whole gate's false-alarm rate on unchanged code: one run in a hundred
-SAME_SHIFT = 1e-6  # far below one test image (1e-4 of accuracy): float round-off only
+GATE_ALPHA = 0.01  # the promise: the whole gate's false alarms on unchanged code, one run in a hundred
+DESIGN_ALPHA = 0.009  # what the checks share: a margin below the promise (tests/test_gate_calibration.py)
+SAME_VALUE = 1e-6  # far below one test image (1e-4 of accuracy): float round-off only
 LABELS = {"test_accuracy": "test accuracy", "gap_train_test": "overfitting gap (train - test accuracy)"}
 
 
@@ -66,6 +77,9 @@ class Reference(Record):
     data_digest: str
     n_test: int
     environment: Environment
+    # The study's threads per run (None: TensorFlow's default). Files written before it was recorded lack it:
+    # then it is unknown (not in ``model_fields_set``), and seeds are never taken to reproduce.
+    threads_per_run: int | None = None
     models: dict[str, ModelReference]
 
 
@@ -92,7 +106,8 @@ def build_reference(study: Study) -> Reference:
     return Reference(profile=study.manifest.profile, study=study.manifest.study, source=str(study.folder),
                      created=datetime.now(UTC).isoformat(timespec="seconds"), seeds=study.manifest.seeds,
                      data_digest=first.data.digest, n_test=first.data.n_test,
-                     environment=study.manifest.environment, models=models)
+                     environment=study.manifest.environment, threads_per_run=study.manifest.threads_per_run,
+                     models=models)
 
 
 def write_reference(reference: Reference, path: Path) -> None:
@@ -121,24 +136,44 @@ def ensure_comparable(reference: Reference, study: Study, reference_path: Path) 
                          fix=f"the reference used {reference.n_test} images, digest {reference.data_digest[:12]}")
 
 
-def reproduces(reference: SeedValues, observed: SeedValues) -> bool:
-    """Two or more shared seeds whose values all moved by the same amount: the runs are paired exactly.
+def fingerprint(env: Environment) -> tuple:
+    """What numerics depend on: the machine (CPU model, cores, GPUs) and the software (Python, every package,
+    the Keras backend, op determinism); not the hostname, memory or OS build."""
+    return (env.cpu_model, env.cpu_cores, tuple(env.gpus), env.python, tuple(sorted(env.packages.items())),
+            env.keras_backend, env.op_determinism)
 
-    That is what a deterministic machine gives (shift 0), and what a change that costs every seed the
-    same gives. Any other difference means the seeds landed elsewhere, as on another CPU or after a
-    change of numerics, and only the seed spread can say what is noise.
+
+def same_setup(reference: Reference, study: Study) -> bool:
+    """The files say both sides ran on one machine and stack with the same threads: the precondition for
+    seeds to reproduce. Like is compared with like: the reference records its study's manifest environment
+    (whose op determinism is the coordinator's, not the runs'), so the new study's manifest is compared, and
+    its runs must share one machine and stack. Anything unrecorded (an older reference, a simulated study)
+    says no."""
+    manifest = study.manifest
+    if manifest is None or "threads_per_run" not in reference.model_fields_set:
+        return False
+    runs = {fingerprint(run.environment) for run in study.runs if getattr(run, "environment", None) is not None}
+    return (manifest.threads_per_run == reference.threads_per_run and len(runs) == 1
+            and fingerprint(manifest.environment) == fingerprint(reference.environment))
+
+
+def reproduces(reference: SeedValues, observed: SeedValues) -> bool:
+    """Two or more shared seeds, each with the same value on both sides (to float round-off).
+
+    Not "moved by the same amount": a change that costs every seed the same number of images is a change,
+    judged by the seed spread like any other (issue 17: that switch was decided by the data).
     """
     shared = shared_seeds(reference, observed)
     ref, new = reference.by_seed(), observed.by_seed()
-    shifts = [new[s] - ref[s] for s in shared]
-    return len(shared) >= 2 and max(shifts) - min(shifts) <= SAME_SHIFT
+    return len(shared) >= 2 and all(abs(new[s] - ref[s]) <= SAME_VALUE for s in shared)
 
 
-def rule_for(reference: SeedValues, observed: SeedValues, max_drop: float | None, alpha: float) -> Rule:
-    """``--max-drop`` if given; the floor if the seeds reproduce; else the one-sided t at ``alpha``."""
+def rule_for(reference: SeedValues, observed: SeedValues, max_drop: float | None, alpha: float,
+             paired: bool = False) -> Rule:
+    """``--max-drop`` if given; the floor if the seeds reproduce (``paired``); else the one-sided t."""
     if max_drop is not None:
-        return Fixed(max_drop, paired=reproduces(reference, observed))
-    return exact_floor() if reproduces(reference, observed) else OneSidedT(alpha)
+        return Fixed(max_drop, paired=paired)
+    return exact_floor() if paired else OneSidedT(alpha)
 
 
 def observed_values(runs: list[RunResult], value) -> SeedValues:
@@ -157,16 +192,18 @@ def chance(reference: ModelReference) -> float:
 
 
 def model_checks(model: str, ref: ModelReference, ok: list[RunResult], max_drop: float | None, alpha: float,
-                 per_class: bool) -> list[Check]:
-    """A model's checks, each at ``alpha`` (its classes share one ``alpha``)."""
+                 per_class: bool, setup: bool = False) -> list[Check]:
+    """A model's checks, each at ``alpha`` (its classes share one ``alpha``). ``setup``: both sides ran on one
+    machine and stack (``same_setup``); then the seeds reproduce when every shared seed's test accuracy does."""
     accuracy = observed_values(ok, METRICS["test_accuracy"])
     gap = observed_values(ok, METRICS["gap_train_test"])
+    paired = setup and reproduces(ref.test_accuracy, accuracy)
     checks: list[Check] = [
         MetricCheck(model, "test_accuracy", LABELS["test_accuracy"], True, ref.test_accuracy, accuracy,
-                    rule_for(ref.test_accuracy, accuracy, max_drop, alpha)),
+                    rule_for(ref.test_accuracy, accuracy, max_drop, alpha, paired)),
         WorstSeed(model, ref.test_accuracy, accuracy, alpha, chance(ref)),
         MetricCheck(model, "gap_train_test", LABELS["gap_train_test"], False, ref.gap_train_test, gap,
-                    rule_for(ref.gap_train_test, gap, max_drop, alpha))]
+                    rule_for(ref.gap_train_test, gap, max_drop, alpha, paired))]
     if per_class:
         unknown = set(ref.per_class_f1) - set(ok[0].per_class.class_names)
         if unknown:
@@ -175,28 +212,33 @@ def model_checks(model: str, ref: ModelReference, ok: list[RunResult], max_drop:
         for name, values in ref.per_class_f1.items():
             new = observed_values(ok, _class_f1(name))
             checks.append(MetricCheck(model, f"f1[{name}]", f"F1 of class {name}", True, values, new,
-                                      rule_for(values, new, max_drop, share)))
+                                      rule_for(values, new, max_drop, share, paired)))
     return checks
 
 
 def check_alpha(reference: Reference, per_class: bool) -> float:
-    """Each check's share of ``GATE_ALPHA``: models alike; per model accuracy, worst seed, gap (, classes)."""
-    return GATE_ALPHA / (len(reference.models) * (4 if per_class else 3))
+    """Each check's share of ``DESIGN_ALPHA``: models alike; per model accuracy, worst seed, gap (, classes)."""
+    return DESIGN_ALPHA / (len(reference.models) * (4 if per_class else 3))
 
 
 def build_checks(reference: Reference, study: Study, max_drop: float | None = None,
-                 per_class: bool = False) -> list[Check]:
-    """Per model the reference covers: its runs succeeded, test accuracy, worst seed, gap, per-class F1."""
+                 per_class: bool = False, setup: bool | None = None) -> list[Check]:
+    """Per model the reference covers: its runs succeeded, test accuracy, worst seed, gap, per-class F1.
+
+    ``setup``: whether both sides ran on one machine and stack; None decides it from the files
+    (``same_setup``); a reference pooled from many studies passes False (its seeds are not one run each).
+    """
     if max_drop is not None and not (0 <= max_drop < 1):
         raise BenchError("--max-drop must be a fraction of accuracy between 0 and 1 (0.005 is half a point)",
                          value=max_drop)
     alpha = check_alpha(reference, per_class)
+    setup = same_setup(reference, study) if setup is None else setup
     checks: list[Check] = []
     for model, ref in reference.models.items():
         runs = [r for r in study.runs if r.model == model]
         checks.append(RunsSucceeded(model, runs))
         ok = [r for r in runs if r.status == "ok"]
-        checks += model_checks(model, ref, ok, max_drop, alpha, per_class) if ok else []
+        checks += model_checks(model, ref, ok, max_drop, alpha, per_class, setup) if ok else []
     return checks
 
 

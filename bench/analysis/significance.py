@@ -14,14 +14,17 @@ of simulated studies; that is how the calibration tests drive this exact code.
 
 Spread below half the data's resolution (one test image in 10,000 is 1e-4 of accuracy) counts as none: a
 float mean of identical values is not always exactly that value, and ``== 0`` then reads round-off as
-spread (p = 0.0498 for two studies that both scored 0.8851 on every seed).
+spread (p = 0.0498 for two studies that both scored 0.8851 on every seed). Without spread, means at most
+one test image apart get p = 1, not 0: one image is the data's resolution, and another machine's numerics
+flip single borderline images; three identical seeds a study 1 image apart were called p = 0 and shaded
+(issue 17). Further apart, a difference without spread is exact: p = 0.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import integrate, special
@@ -47,19 +50,24 @@ def sum_of_squares(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TTest:
-    """A t statistic's parts: difference (b - a), its standard error and degrees of freedom (arrays)."""
+    """A t statistic's parts: difference (b - a), its standard error and degrees of freedom (arrays);
+    ``resolution``: one test image as a share of accuracy (1 / n_test)."""
 
     difference: np.ndarray
     se: np.ndarray
     df: np.ndarray
+    resolution: float = RESOLUTION
+
+    @property
+    def within_one_image(self) -> np.ndarray:
+        return np.abs(self.difference) <= self.resolution * (1 + 1e-6)
 
     @property
     def p_value(self) -> np.ndarray:
-        """Two-sided. Without spread: 1 when the means agree to the resolution, else 0 (exact results)."""
+        """Two-sided. Without spread: 1 when the means are at most one test image apart, else 0 (exact)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             p = 2 * scipy_stats.t.sf(np.abs(self.difference) / self.se, self.df)
-        same = np.abs(self.difference) < NO_SPREAD
-        return np.where(self.se > 0, np.minimum(p, 1.0), np.where(same, 1.0, 0.0))
+        return np.where(self.se > 0, np.minimum(p, 1.0), np.where(self.within_one_image, 1.0, 0.0))
 
     def half_width(self, confidence: float = CONFIDENCE) -> np.ndarray:
         with np.errstate(invalid="ignore"):
@@ -115,28 +123,35 @@ class Difference:
     p_adjusted: float | None = None
 
 
-def _difference(test: TTest, confidence: float) -> Difference:
+NO_SPREAD_NOTES = ("no spread over seeds: the difference is exact",
+                   "no spread over seeds: at most one test image apart, the data's resolution, so p = 1")
+
+
+def _difference(test: TTest, confidence: float, resolution: float = RESOLUTION) -> Difference:
+    test = replace(test, resolution=resolution)
     diff, se, df = float(test.difference), float(test.se), float(test.df)
     half = float(test.half_width(confidence))
-    note = "" if se > 0 else "no spread over seeds: the difference is exact"
+    note = "" if se > 0 else NO_SPREAD_NOTES[bool(abs(diff) >= NO_SPREAD and test.within_one_image)]
     return Difference(diff, diff - half, diff + half, float(test.p_value), df, note)
 
 
-def difference_of_means(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Difference:
-    """mean(b) - mean(a) with a Welch t-interval and two-sided Welch p-value."""
+def difference_of_means(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE,
+                        resolution: float = RESOLUTION) -> Difference:
+    """mean(b) - mean(a) with a Welch t-interval and two-sided Welch p-value; ``resolution``: one test image."""
     if not a or not b:
         raise ValueError("difference_of_means needs at least one value on each side")
     if len(a) < 2 or len(b) < 2:
         return Difference(math.fsum(b) / len(b) - math.fsum(a) / len(a), None, None, None, None,
                           "needs at least 2 seeds in each study")
-    return _difference(welch(a, b), confidence)
+    return _difference(welch(a, b), confidence, resolution)
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Difference | None:
+def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE,
+                      resolution: float = RESOLUTION) -> Difference | None:
     """Mean per-seed difference b - a over shared seeds (aligned lists), paired t; None below 2 pairs."""
     if len(a) != len(b):
         raise ValueError(f"paired values differ in number ({len(a)} vs {len(b)})")
-    return _difference(paired(a, b), confidence) if len(a) >= 2 else None
+    return _difference(paired(a, b), confidence, resolution) if len(a) >= 2 else None
 
 
 def leave_one_out(reference, new) -> tuple[np.ndarray, np.ndarray, int]:
