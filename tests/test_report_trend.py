@@ -56,6 +56,20 @@ def test_the_page_flags_exactly_the_step_commit(step_page):
     assert "No change detected" not in html
 
 
+def test_the_page_loads_nothing_and_runs_nothing(step_page):
+    """What a headless browser would be asked (none is installed here): no script, no request, the marker shown.
+    Every image is inline, the page's policy forbids anything else, and each change marker is in a figure."""
+    out, _, _ = step_page
+    html = (out / "trend.html").read_text(encoding="utf-8")
+    assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
+    sources = re.findall(r'\b(?:src|srcset|poster|data)="([^"]*)"', html)
+    assert sources and all(source.startswith("data:image/png;base64,") for source in sources)
+    assert "url(" not in html  # CSS loads nothing either
+    assert ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+            "style-src 'unsafe-inline'\">") in html
+    assert len(re.findall(r'<figure', html)) >= 2
+
+
 def test_series_are_split_by_machine_in_legend_and_tables(step_page):
     out, _, entries = step_page
     html = text((out / "trend.html").read_text(encoding="utf-8"))
