@@ -121,3 +121,23 @@ def _setup(name):
 
     (setup,) = models.resolve([name], profiles.resolve("smoke"))
     return setup
+
+
+@pytest.mark.slow
+def test_scores_raise_no_warning_about_probabilities_that_do_not_sum_to_one(small_split):
+    """logreg's float32 rows summed to 1 +- 1e-7, and log_loss printed a UserWarning three times a run."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(estimator.features(small_split.x_train), small_split.y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x, y in ((small_split.x_train, small_split.y_train), (small_split.x_test, small_split.y_test)):
+            scores = SKLEARN.evaluate(model, estimator.features(x), y)
+            assert scores.loss == pytest.approx(log_loss(y, model.predict_proba(estimator.features(x))), rel=1e-6)
+    probs = estimator.probabilities(model, estimator.features(small_split.x_test))
+    assert np.allclose(probs.sum(axis=1), 1.0, rtol=0, atol=1e-12)

@@ -35,7 +35,9 @@ def probabilities(estimator, x: np.ndarray) -> np.ndarray:
     full = np.zeros((len(x), N_CLASSES))
     if hasattr(estimator, "predict_proba"):
         full[:, np.asarray(estimator.classes_, dtype=int)] = estimator.predict_proba(x)
-        return full
+        # On float32 pixels an estimator's rows sum to one only within float32 (logreg: off by up to ~1e-7),
+        # and scikit-learn 1.9's log_loss warns into the user's terminal below float64's sqrt(eps), 1.5e-8.
+        return full / full.sum(axis=1, keepdims=True)
     full[np.arange(len(x)), np.asarray(estimator.predict(x), dtype=int)] = 1.0  # the predicted class gets all
     return full
 
