@@ -42,7 +42,7 @@ from pydantic import ValidationError, model_validator
 from bench.errors import BenchError
 from bench.format import MISSING, percent
 from bench.results.migrations import REMAKE, migrate
-from bench.results.schema import Environment, Record, RunResult
+from bench.results.schema import CONFIG_IN_MODEL_SPECS, Environment, Record, RunResult
 from bench.results.store import Study
 
 # 1: the first version. Its own sequence (bench.results.migrations, kind "history-entry").
@@ -227,13 +227,9 @@ def git_info(cwd: Path | str, commit: str | None = None, branch: str | None = No
 
 # --- entries -----------------------------------------------------------------------------------------------
 
-# Configuration keys whose content the models' specs record resolved: left out of every digest (the specs
-# are in it), so a study written before the tuned MLP's grids moved into its module ("grids",
-# "tuned_defaults" in the profile) has the digest of the same study written after.
-IN_MODEL_SPECS = ("grids", "tuned_defaults", "models")
-# And those that only feed models' parameters: left out of a model's own digest, so that a change to one
-# model (the baseline's epochs) changes no other's digest.
-MODEL_KEYS = ("baseline_epochs", "batch_size", *IN_MODEL_SPECS)
+# Configuration keys that only feed models' parameters (and those the specs hold, CONFIG_IN_MODEL_SPECS):
+# left out of a model's own digest, so that a change to one model (the baseline's epochs) changes no other's.
+MODEL_KEYS = ("baseline_epochs", "batch_size", *CONFIG_IN_MODEL_SPECS)
 
 
 def settings(study: Study, model: str | None = None) -> dict[str, Any]:
@@ -246,7 +242,7 @@ def settings(study: Study, model: str | None = None) -> dict[str, Any]:
     specs = {name: spec.model_dump(mode="json") for name, spec in manifest.model_specs.items()}
     if model is None or model not in specs:  # a manifest migrated from schema 1 has no specs: all of the config
         mine = {"model_specs": specs} if model is None else {"config": manifest.config, "model": model}
-        return {**shared, "config": _without(manifest.config, IN_MODEL_SPECS), **mine}
+        return {**shared, "config": _without(manifest.config, CONFIG_IN_MODEL_SPECS), **mine}
     return {**shared, "config": _without(manifest.config, MODEL_KEYS), "model_spec": specs[model]}
 
 

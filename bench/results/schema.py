@@ -22,6 +22,11 @@ SCHEMA_VERSION = 3
 # perf.json's version: it shared SCHEMA_VERSION's numbers up to 3, its content unchanged since 1.
 PERF_SCHEMA_VERSION = 3
 MANIFEST_NAME = "study.json"
+# Manifest.config fields whose content each model's resolved record (Manifest.model_specs) holds: its
+# [models.NAME] tables, and the tuned MLP's grids and defaults, which the profile itself held in studies
+# written before the model families. Whoever asks "the same settings?" (--resume, the history's digests)
+# leaves them out, so a study written before has the identity of the same study written after.
+CONFIG_IN_MODEL_SPECS = ("grids", "tuned_defaults", "models")
 
 
 class Record(BaseModel):

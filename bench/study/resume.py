@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.results import MANIFEST_NAME, Manifest, RunResult, Stage, Tuning, read_record, to_jsonable, verify_run
+from bench.results.schema import CONFIG_IN_MODEL_SPECS
 from bench.results.store import write_json_atomic
 
 CHECKPOINTS = "checkpoints"
@@ -29,14 +30,8 @@ def check_out_folder(out: Path, resume: bool = False) -> None:
                              "or move the old results away first")
 
 
-# Profile fields whose content each model's resolved record (``model_specs``) holds: [models.NAME] tables,
-# and the tuned MLP's grids and defaults, which the profile itself held in studies written before the
-# model families (issue 16).
-IN_MODEL_SPECS = ("models", "grids", "tuned_defaults")
-
-
 def _sizes(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in IN_MODEL_SPECS}
+    return {k: v for k, v in config.items() if k not in CONFIG_IN_MODEL_SPECS}
 
 
 def identity(config, data_digest: str) -> dict[str, Any]:
