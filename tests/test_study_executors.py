@@ -278,3 +278,49 @@ def test_bad_cluster_options_are_one_line_and_exit_2(cli, tmp_path):
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr
         assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_the_watchdog_waits_replaces_a_local_clusters_lost_worker_then_gives_up():
+    from bench.study.executors.dask_cluster import GIVE_UP_AFTER_S, REPLACE_AFTER_S, Watchdog
+
+    dog = Watchdog(local=True)
+    assert dog.step(0.0, 1) == "wait"
+    assert [dog.step(t, 0) for t in (10.0, 10.0 + REPLACE_AFTER_S - 1)] == ["wait", "wait"]
+    assert dog.step(10.0 + REPLACE_AFTER_S, 0) == "add worker"
+    assert dog.step(11.0 + REPLACE_AFTER_S, 0) == "wait"  # the new worker gets its own time to start
+    assert dog.step(10.0 + 2 * REPLACE_AFTER_S, 0) == "add worker"
+    assert dog.step(10.0 + GIVE_UP_AFTER_S, 0) == "give up"
+    assert dog.step(11.0 + GIVE_UP_AFTER_S, 3) == "wait" and dog.step(12.0 + GIVE_UP_AFTER_S, 0) == "wait"
+    remote = Watchdog(local=False)  # nobody here can start a remote cluster's worker
+    assert [remote.step(t, 0) for t in (0.0, REPLACE_AFTER_S, GIVE_UP_AFTER_S)] == ["wait", "wait", "give up"]
+
+
+class _Quiet:
+    quiet = True
+    messages: list[str] = []
+
+    def say(self, message: str) -> None:
+        self.messages.append(message)
+
+
+@pytest.mark.slow
+def test_a_local_cluster_left_without_a_worker_gets_a_new_one_and_pending_units_fail_after_the_wait(
+        monkeypatch):
+    from types import SimpleNamespace
+
+    from bench.study.executors import dask_cluster
+
+    monkeypatch.setattr(dask_cluster, "REPLACE_AFTER_S", 0.5)
+    with dask_cluster.DaskExecutor(SimpleNamespace(threads=1), _Quiet(), workers=1) as executor:
+        executor.client.retire_workers(close_workers=True, remove=True)
+        wait_for(lambda: not executor.client.scheduler_info()["workers"], "the worker's retirement", timeout=60)
+        executor.pending["a-unit"] = "the unit"
+        failed = list(executor._watch(dask_cluster.Watchdog(local=False, empty_since=-1e9)))
+        assert [(o.unit, o.error) for o in failed] == [("the unit", "NoWorker: no Dask worker alive for 600 s")]
+        dog = dask_cluster.Watchdog(local=True)
+        deadline = time.monotonic() + 120
+        while not executor.client.scheduler_info()["workers"] and time.monotonic() < deadline:
+            list(executor._watch(dog))
+        assert executor.client.scheduler_info()["workers"], "no new worker after 120 s"
+        assert "no Dask worker for 0 s; starting a new one" in _Quiet.messages
+    assert not executor.pending
