@@ -414,7 +414,8 @@ class CheckCommand(Command):
                             help="with --history: pass a machine, stack or model without history yet (records "
                                  "nothing: 'fmbench history add' does)")
         parser.add_argument("--max-drop", type=Share("a fraction of accuracy", zero=True), default=None,
-                            help="allowed drop, used exactly, e.g. 0.005 (default: per model, a one-sided t margin "
+                            help="allowed drop, used exactly, e.g. 0.005; no false-alarm rate is then promised "
+                                 "(default: per model, a one-sided t margin "
                                  "from its own seed spread with one 1%% false-alarm budget for the whole gate; see "
                                  "README, 'Regression gate')")
         parser.add_argument("--junit", type=Path, default=None, help="write JUnit XML here")
@@ -447,12 +448,13 @@ class CheckCommand(Command):
 
     @staticmethod
     def _against_history(args, study):
-        """The checks against the pooled history, the lines to print before the table, the reference's name."""
+        """The checks against the pooled history, the lines to print before the table, the reference's name, the
+        models' power to catch a 3-point drop."""
         from bench.analysis import history_gate
 
         found = history_gate.gate_against_history(args.store, study, args.branch, args.window or history_gate.WINDOW,
                                                   args.max_drop, args.per_class, args.bootstrap)
-        return found.checks, found.lines, found.label
+        return found.checks, found.lines, found.label, found.power
 
     def run(self, args):
         from bench.analysis import ci_output, gate
@@ -460,20 +462,21 @@ class CheckCommand(Command):
 
         study = load_study(args.results)
         if args.history is not None:
-            checks, lines, label = self._against_history(args, study)
+            checks, lines, label, power = self._against_history(args, study)
         else:
             reference = gate.read_reference(args.reference)
             gate.ensure_comparable(reference, study, args.reference)
             checks = gate.build_checks(reference, study, args.max_drop, args.per_class)
-            lines, label = [], str(args.reference)
+            lines, label, power = [], str(args.reference), gate.model_power(checks)
         outcomes = gate.run_checks(checks)
         if args.junit:
-            write_bytes_atomic(args.junit, ci_output.junit_xml(outcomes, f"{args.results} vs {label}"))
+            write_bytes_atomic(args.junit, ci_output.junit_xml(outcomes, f"{args.results} vs {label}", power))
         if args.markdown:
-            write_bytes_atomic(args.markdown, ci_output.markdown_summary(outcomes, str(args.results), label))
-        table = ci_output.terminal_table(outcomes)
+            write_bytes_atomic(args.markdown, ci_output.markdown_summary(outcomes, str(args.results), label, power))
+        table = ci_output.terminal_table(outcomes, power)
         passed = all(o.passed for o in outcomes)
-        print("\n".join(table.splitlines()[-1:]) if args.quiet and passed else "\n".join([*lines, table]))
+        brief = [*ci_output.warnings(power), *table.splitlines()[-1:]]  # --quiet keeps warnings: CI logs show them
+        print("\n".join(brief) if args.quiet and passed else "\n".join([*lines, table]))
         return 0 if passed else 1
 
 
@@ -494,14 +497,17 @@ class CompareCommand(Command):
 
     def run(self, args):
         from bench.analysis.compare import compare, load_studies
+        from bench.analysis.compare_verdict import verdict
         from bench.report.compare import write_comparison
 
         studies = load_studies(args.results)
         out = args.out or Path("reports") / ("compare-" + "-vs-".join(s.folder.name for s in studies[:2]))
         writable_folder(out)  # the default, known once the studies are read: still before the work of rendering
-        html, pdf = write_comparison(compare(studies, args.detect), out)
+        comparison = compare(studies, args.detect)
+        html, pdf = write_comparison(comparison, out)
         if not args.quiet:
             print(f"wrote {html} and {pdf}")
+        print(verdict(comparison))  # the result itself, not progress: --quiet keeps it
         return 0
 
 

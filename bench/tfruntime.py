@@ -1,4 +1,5 @@
-"""Starting TensorFlow: quietly, and with a fixed number of threads. Imports nothing of bench.
+"""Starting TensorFlow: quietly, with a fixed number of threads and op determinism on. Imports nothing
+of bench.
 
 A run's numbers depend on its seed, its configuration and TensorFlow's thread count (the order of
 a sum's terms follows the thread split), so the count is set once per process, before TensorFlow
@@ -38,8 +39,8 @@ def import_tensorflow_quietly() -> None:
 
 def start(threads: int | None) -> None:
     """Import TensorFlow (quietly) and fix its thread pools at ``threads`` (None: its own default,
-    one intra-op thread per core). Idempotent for the same count; another count is an error, since
-    TensorFlow cannot change its pools once it has run."""
+    one intra-op thread per core), with op determinism on. Idempotent for the same count; another count
+    is an error, since TensorFlow cannot change its pools once it has run."""
     if _threads:
         if _threads[0] != threads:
             raise RuntimeError(f"this process already runs TensorFlow with threads per run = {_threads[0]}, "
@@ -47,12 +48,21 @@ def start(threads: int | None) -> None:
         return
     import_tensorflow_quietly()
     _keras_seeds_per_thread()
-    if threads is not None:
-        import tensorflow as tf
+    import tensorflow as tf
 
+    if threads is not None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    # Every unit trains under op determinism (bench.train.training.seed_everything turns it on before
+    # each fit), but the manifest and a process's cached environment are recorded before the first
+    # unit seeds: on from the start, they record the setting the runs train under (they said False).
+    tf.config.experimental.enable_op_determinism()
     _threads.append(threads)
+
+
+def started() -> bool:
+    """Whether ``start`` has run in this process (its thread count is then fixed)."""
+    return bool(_threads)
 
 
 def threads_in_use() -> int | None:

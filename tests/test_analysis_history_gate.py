@@ -18,9 +18,10 @@ from conftest import STUDIES
 from scipy import stats as scipy_stats
 from test_gate import make_study
 
-from bench.analysis import gate, history_gate
+from bench.analysis import ci_output, gate, history_gate
 from bench.analysis.changes import Point
-from bench.analysis.checks import MetricCheck, OneSidedT, WorstSeed
+from bench.analysis.checks import MetricCheck, OneSidedT, WorstSeed, conservative_std
+from bench.analysis.significance import drop_power
 from bench.errors import BenchError
 from bench.results import load_study
 from bench.results.history import ID_LENGTH, GitInfo, HistoryEntry, HistoryStore, digest, entry_from_study
@@ -189,6 +190,62 @@ def test_check_against_history_prints_the_pooled_commits_and_the_power(history, 
     assert "at 2 + 2 seeds;" in lines[4] and lines[4].endswith("points better")
     assert "fmbench check: all 8 checks passed" in done.stdout
     assert f"against reference `history {history} (branch main, last 10 commits)`" in markdown.read_text()
+
+
+def test_check_against_history_warns_when_the_pool_cannot_see_three_points(history, cli, tmp_path):
+    """20 pooled seeds spread 2 points and tiny-a's 3 new seeds: a 3-point drop is caught 7 % of the time (lower
+    bound). The warning is the reference gate's (one function, ``gate.model_power``); its advice counts the new
+    run's seeds, the pool being what it is. A warning, not a failure: exit 0."""
+    markdown, junit = tmp_path / "gate.md", tmp_path / "gate.xml"
+    done = cli("check", str(STUDIES / "tiny-a"), "--history", str(history), "--branch", "main",
+               "--markdown", str(markdown), "--junit", str(junit))
+    assert done.returncode == 0, done.stdout + done.stderr
+    baseline = ("baseline: only 7 % chance of catching a drop of 3.00 points in mean test accuracy (under 50 %); 19 "
+                "seeds in the new run would reach 50 % even if the seed std is at the top of its 80 % interval (at the "
+                "measured std, 10 seeds in the new run)")
+    tuned = ("tuned: only 7 % chance of catching a drop of 3.00 points in mean test accuracy (under 50 %); 20 seeds in "
+             "the new run would reach 50 % even if the seed std is at the top of its 80 % interval (at the measured "
+             "std, 10 seeds in the new run)")
+    lines = done.stdout.splitlines()
+    assert lines[-5:-3] == [f"WARNING: {baseline}", f"WARNING: {tuned}"]
+    assert lines[-1] == ("fmbench check: all 8 checks passed; warning: little power to catch a drop of 3.00 points "
+                         "(baseline, tuned)")
+    assert markdown.read_text().splitlines()[2:5] == [f"> **Warning:** {baseline}", "", f"> **Warning:** {tuned}"]
+    assert f'name="warning.power_3pt.tuned" value="{tuned}"' in junit.read_text()
+
+
+def test_a_pool_that_sees_three_points_warns_only_for_the_model_that_cannot():
+    """Pooled seeds spread 0.3 points: against them tiny-a's baseline (3 seeds, 2 points) is caught 97 % of the
+    time and draws no warning; its tuned model (3.7 points) 46 %, just under: a warning, whose seeds at the
+    measured std are the ones it has."""
+    store = memory_store([make_entry(i, level(i, 0.755, 0.003)) for i in range(12)], "tight")
+    found = history_gate.gate_against_history(store, tiny_a(), "main")
+    power = {p.model: p for p in found.power}
+    assert power["baseline"].power > 0.95 and not power["baseline"].low and power["baseline"].warning() == ""
+    assert 0.4 < power["tuned"].power < gate.WARN_POWER
+    assert ci_output.warnings(found.power) == [
+        "WARNING: tuned: only 46 % chance of catching a drop of 3.00 points in mean test accuracy (under 50 %); 4 "
+        "seeds in the new run would reach 50 % even if the seed std is at the top of its 80 % interval (at the "
+        "measured std, the seeds it has would)"]
+
+
+def test_max_drop_against_history_promises_no_rate_and_prices_its_power_at_the_fixed_allowance():
+    """With --max-drop the mean check allows exactly that: the power lines use it (not the t rule's margin),
+    and the outputs promise no false-alarm rate."""
+    store = memory_store([make_entry(i, level(i, 0.755, 0.02)) for i in range(12)], "fixed")
+    found = history_gate.gate_against_history(store, tiny_a(), "main", max_drop=0.005)
+    reference = history_gate.pooled_reference(history_gate.pool_history(
+        store.entries(branch="main"), identity(), ["baseline", "tuned"], location=store.location), tiny_a())
+    std = conservative_std(reference.models["baseline"].test_accuracy.values)
+    row = history_gate.power_rows(reference, max_drop=0.005)[0]
+    assert row.pooled == tuple(drop_power(d, std, 20, 2, None, 0.005) for d in history_gate.POWER_DROPS)
+    assert row.pooled != history_gate.power_rows(reference)[0].pooled
+    assert any(line.startswith("  baseline: 50 % / ") for line in found.lines)  # a 0.5-point drop at 0.5 allowed
+    budget = ci_output.budget(gate.run_checks(found.checks))
+    assert budget == ("false alarms on unchanged code: not controlled, so no rate is promised (the allowed drop is "
+                      "fixed by --max-drop, whatever the seeds spread: 4 checks); the rest: Bonferroni over 2 "
+                      "statistical checks, 0.30 % together")
+    assert ci_output.warnings(found.power) == []  # 0.5 points allowed: a 3-point drop is caught about 91 % of the time
 
 
 def test_no_history_is_one_line_and_exit_2(history, cli, tmp_path):

@@ -1,4 +1,4 @@
-"""Comparisons of real studies: data shape, HTML and PDF, self-comparison, escaping, bad input."""
+"""Comparisons of real studies: data shape, HTML and PDF, self-comparison, the verdict, escaping, bad input."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from pypdf import PdfReader
 
 from bench.analysis.compare import compare, environment_diff, load_studies
+from bench.analysis.compare_verdict import verdict
+from bench.format import unbreakable
 from bench.report.render import render_pdf
 from bench.results import load_study
 
@@ -36,7 +39,8 @@ def test_a_study_compared_with_itself_shows_no_difference(smoke_study):
         assert not versus.significant and versus.churn == 0.0
         seeds = len(study.ok_runs(versus.model))
         assert [(t.only_a, t.only_b, t.p_value) for t in versus.trained_pairs] == [(0, 0, 1.0)] * seeds
-        assert versus.epoch_s_ratio == 1.0 and versus.advice.seeds >= 2
+        assert versus.epoch_s_ratio.ratio == 1.0 and not versus.epoch_s_ratio.measurable
+        assert versus.advice.seeds >= 2
     assert comparison.tuning_ratios == [1.0, 1.0]
 
 
@@ -66,7 +70,32 @@ def test_two_real_studies_render_html_and_pdf(smoke_study, elsewhere, cli, tmp_p
     assert "tiny-b &lt;b&gt;elsewhere&lt;/b&gt;" in html and "<b>elsewhere" not in html
     text = "".join(page.extract_text() for page in PdfReader(out / "comparison.pdf").pages)
     assert "Environment differences" in text and "Intel Xeon <Gold>" in text
-    assert "Differences" in text and "baseline" in text
+    assert "Differences" in text and "baseline" in text and text.index("What differs") < text.index("Studies")
+
+
+def test_the_verdict_is_printed_last_and_heads_the_page_escaped(smoke_study, elsewhere, cli, tmp_path):
+    """Issue 18, point 5: the paragraph on stdout after where it wrote, and on the page above every table,
+    with the study's hostile name and CPU escaped."""
+    comparison = compare(load_studies([smoke_study, elsewhere]))
+    out = tmp_path / "report"
+    done = cli("compare", str(smoke_study), str(elsewhere), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"wrote {out / 'comparison.html'} and {out / 'comparison.pdf'}",
+                                        verdict(comparison)]
+    assert verdict(comparison).startswith("B (tiny-b <b>elsewhere</b>) against A (tiny-a): ")
+    assert "its environment: cpu_model (" in verdict(comparison) and ", Intel Xeon <Gold> in B)" in verdict(comparison)
+    html = (out / "comparison.html").read_text()
+    paragraph = f'<h2>What differs</h2>\n<p class="verdict">{escape(verdict(comparison, glue=unbreakable))}</p>'
+    assert html.count(paragraph) == 1 and html.index(paragraph) < html.index("<table")
+    assert "B (tiny-b &lt;b&gt;elsewhere&lt;/b&gt;) against A" in paragraph
+    assert "Intel Xeon &lt;Gold&gt; in B" in paragraph
+
+
+def test_the_verdict_is_the_result_so_quiet_prints_it(smoke_study, other_study, cli, tmp_path):
+    done = cli("--quiet", "compare", str(smoke_study), str(other_study), "--out", str(tmp_path / "quiet"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == verdict(compare(load_studies([smoke_study, other_study]))) + "\n"
+    assert "Not like for like: B (tiny-b) differs from A in its settings: baseline.params.epochs" in done.stdout
 
 
 def test_difference_and_p_value_of_two_real_studies(smoke_study, other_study):

@@ -24,16 +24,20 @@ from bench.analysis.checks import FLOOR, Fixed, MetricCheck, OneSidedT, SeedValu
 from bench.analysis.gate import (
     DESIGN_ALPHA,
     GATE_ALPHA,
+    WARN_DROP,
+    WARN_POWER,
     ModelReference,
     Reference,
     build_checks,
     build_reference,
     check_alpha,
+    model_power,
     read_reference,
     reproduces,
     rule_for,
     run_checks,
     same_setup,
+    seeds_to_catch,
 )
 from bench.errors import BenchError
 from bench.results import Gaps, Metrics, PerClass, RunResult, SplitMetrics, Study
@@ -251,6 +255,123 @@ def test_two_seeds_cannot_see_a_drop_that_five_can_and_say_so():
     assert not five["tuned.test_accuracy"].passed
 
 
+# --- saying what the gate cannot see (issue 18, point 6) ----------------------------------------------------
+
+def outputs_of(reference: Reference, study: Study, **options) -> tuple[list, str, str, ET.Element]:
+    """The power per model, and the terminal table, Markdown and parsed JUnit of ``fmbench check``."""
+    checks = build_checks(reference, study, **options)
+    outcomes, power = run_checks(checks), model_power(checks)
+    return (power, ci_output.terminal_table(outcomes, power),
+            ci_output.markdown_summary(outcomes, "new", "reference.json", power),
+            ET.fromstring(ci_output.junit_xml(outcomes, "new vs reference.json", power)))
+
+
+def properties(junit: ET.Element) -> dict[str, str]:
+    return {p.get("name"): p.get("value") for p in junit.iter("property")}
+
+
+def test_two_and_two_smoke_seeds_warn_that_the_gate_cannot_see_three_points():
+    """The issue's case: 2 + 2 smoke seeds on the committed reference pass "all 8 checks" with power 0 % / 0 %.
+    Each output now says, per model, how unlikely a 3-point drop is to be caught and how many seeds would fix it;
+    the checks still pass (a warning, not a failure: the exit code stays)."""
+    reference, study = committed_study({m: r.test_accuracy.values
+                                        for m, r in read_reference(COMMITTED_REFERENCE).models.items()})
+    power, table, markdown, junit = outputs_of(reference, study)
+    baseline = ("baseline: only 4 % chance of catching a drop of 3.00 points in mean test accuracy (under 50 %); "
+                "4 seeds a side would reach 50 % even if the seed std is at the top of its 80 % interval (at the "
+                "measured std, 3 seeds a side)")
+    tuned = ("tuned: only 0 % chance of catching a drop of 3.00 points in mean test accuracy (under 50 %); 222 seeds "
+             "a side would reach 50 % even if the seed std is at the top of its 80 % interval (at the measured std, "
+             "26 seeds a side)")
+    verdict = "all 8 checks passed; warning: little power to catch a drop of 3.00 points (baseline, tuned)"
+    assert [p.warning() for p in power] == [baseline, tuned]
+    lines = table.splitlines()
+    assert lines[-5:-3] == [f"WARNING: {baseline}", f"WARNING: {tuned}"]
+    assert lines[-1] == f"fmbench check: {verdict}"
+    assert markdown.splitlines()[:6] == [f"### fmbench check: {verdict}", "", f"> **Warning:** {baseline}", "",
+                                         f"> **Warning:** {tuned}", ""]
+    assert junit.find("testsuite").get("failures") == "0"
+    assert properties(junit) | {"false_alarms": ""} == {
+        "false_alarms": "", "power_3pt.baseline": f"{power[0].power:.4f}", "power_3pt.tuned": f"{power[1].power:.4f}",
+        "warning.power_3pt.baseline": baseline, "warning.power_3pt.tuned": tuned}
+    case = next(c for c in junit.iter("testcase") if (c.get("classname"), c.get("name")) == (
+        "fmbench.baseline", "test_accuracy"))
+    assert case.find("failure") is None and case.find("system-out").text.endswith(f"\nWARNING: {baseline}")
+    assert junit.find("testsuite").find("system-out").text.startswith(f"WARNING: {baseline}\nWARNING: {tuned}\n")
+    assert [child.tag for child in junit.find("testsuite")] == ["properties", *["testcase"] * 8, "system-out"]
+
+
+@pytest.mark.parametrize(("n_seeds", "warns"), [(2, True), (10, False)])
+def test_a_gate_that_can_see_three_points_says_nothing_more(n_seeds, warns):
+    """Seed std 0.3 points: at 2 + 2 seeds a 3-point drop is caught about 45 % of the time (README) and the
+    lower bound is below 50 %: a warning; at 10 + 10 it is caught nearly always, and no output warns."""
+    rng = np.random.default_rng(7)
+    reference = make_reference({"m": list(0.75 + 0.003 * rng.standard_normal(n_seeds))})
+    study = make_study({"m": list(0.75 + 0.003 * rng.standard_normal(n_seeds))}, first_seed=100)
+    power, table, markdown, junit = outputs_of(reference, study)
+    assert (power[0].power < WARN_POWER) is warns and power[0].low is warns
+    assert properties(junit)["power_3pt.m"] == f"{power[0].power:.4f}"
+    for text in (table, markdown, ET.tostring(junit, encoding="unicode")):
+        assert ("Warning" in text or "WARNING" in text or "warning" in text) is warns
+    if not warns:
+        assert power[0].power > 0.99 and table.splitlines()[-1] == "fmbench check: all 4 checks passed"
+
+
+SIMULATIONS_ADVICE = 40_000
+
+
+@pytest.mark.parametrize(("std", "n_ref", "pooled"), [(0.01, 0, False), (0.02, 20, True)])
+def test_the_seeds_the_warning_advises_catch_three_points_half_the_time(std, n_ref, pooled):
+    """The advice's promise, simulated through the mean check ``fmbench check`` builds (fixed RNG seed): at a
+    true seed std of 1 point, the seeds advised a side catch a 3-point drop at least half the time and one fewer
+    does not; against a pool of 20 seeds at 2 points, likewise for the new run's seeds. Margin: 1.5 points."""
+    check = next(c for c in build_checks(make_reference({"m": [0.75, 0.76]}), make_study({"m": [0.75, 0.76]}))
+                 if isinstance(c, MetricCheck) and c.metric == "test_accuracy")
+    n = seeds_to_catch(check.rule, std, n_ref, pooled)
+    assert n is not None and n > 2
+    rng = np.random.default_rng(18)
+    caught = []
+    for seeds in (n, n - 1):
+        ref = 0.75 + std * rng.standard_normal((SIMULATIONS_ADVICE, n_ref if pooled else seeds))
+        new = 0.75 - WARN_DROP + std * rng.standard_normal((SIMULATIONS_ADVICE, seeds))
+        caught.append(float(np.mean(check.fails_on(ref, new))))
+    assert caught[0] > WARN_POWER - 0.015 and caught[1] < WARN_POWER + 0.015, caught
+
+
+def test_max_drop_promises_no_false_alarm_rate_in_any_output():
+    """--max-drop fixes the allowance whatever the seeds spread, so the 1 % promise is off: no output makes it."""
+    reference = make_reference({"m": [0.750, 0.760, 0.755]})
+    study = make_study({"m": [0.752, 0.748, 0.757]}, first_seed=10)
+    _, table, markdown, junit = outputs_of(reference, study, max_drop=0.005)
+    claim = ("false alarms on unchanged code: not controlled, so no rate is promised (the allowed drop is fixed by "
+             "--max-drop, whatever the seeds spread: 2 checks); the rest: Bonferroni over 1 statistical check, 0.30 % "
+             "together")
+    assert table.splitlines()[-2] == claim and f"; {claim};" in markdown
+    assert properties(junit)["false_alarms"] == claim and claim in junit.find("testsuite").find("system-out").text
+    assert "at most" not in table + markdown
+    _, table, _, junit = outputs_of(reference, study)
+    promise = ("false alarms on unchanged code: at most 1.00 % for the whole gate (Bonferroni over 3 statistical "
+               "checks, 0.90 % together)")
+    assert table.splitlines()[-2] == promise and properties(junit)["false_alarms"] == promise
+    _, table, _, _ = outputs_of(make_reference({"m": [0.75]}), make_study({"m": [0.74]}))
+    assert table.splitlines()[-2].startswith("false alarms on unchanged code: not controlled, so no rate is promised "
+                                             "(one seed a side has no spread: 2 checks)")
+
+
+def test_the_worst_seed_row_names_what_its_reference_is():
+    """The worst seed is held against the mean of the model's other seeds, reference and new: the row says so."""
+    reference = read_reference(COMMITTED_REFERENCE)
+    _, study = committed_study({"baseline": reference.models["baseline"].test_accuracy.values,
+                                "tuned": [0.7690, 0.1000]})
+    _, table, markdown, junit = outputs_of(reference, study)
+    cell = "75.37 % (mean of 3 other seeds, reference and new)"
+    assert re.search(rf"^tuned\.worst_seed +{re.escape(cell)}  10\.00 %", table, re.MULTILINE)
+    assert f"| tuned.worst_seed | {cell} | 10.00 % |" in markdown
+    failure = next(c for c in junit.iter("testcase") if c.get("name") == "worst_seed" and c.find("failure") is not None)
+    assert failure.find("failure").text.startswith(f"reference: {cell}; observed: 10.00 %;")
+    assert "baseline.test_accuracy   75.28 %  " in table  # a mean check's reference is the reference's mean
+
+
 def test_a_failed_check_says_what_fell_by_how_much():
     check = MetricCheck("baseline", "test_accuracy", "test accuracy", True, values([0, 1], [0.79, 0.75]),
                         values([0, 1], [0.76, 0.72]), Fixed(0.005))
@@ -457,3 +578,36 @@ def test_bad_inputs_exit_2_with_one_line(smoke_study, reference, cli, tmp_path):
 
     done = cli("check", str(smoke_study), "--reference", str(reference), "--max-drop", "3")
     assert done.returncode == 2 and "--max-drop must be a fraction" in done.stderr
+
+
+def test_check_warns_of_low_power_and_max_drop_of_no_promise_end_to_end(smoke_study, other_study, reference, cli,
+                                                                         tmp_path):
+    """tiny-b against a reference made from tiny-a: the baseline changed (3 epochs), 3 + 3 seeds spread 2 points,
+    so a 3-point drop is rarely caught: a warning in every output, exit 0. The tuned model's seeds reproduce
+    (floor only): no warning. --max-drop: no false-alarm rate is promised."""
+    junit, markdown = tmp_path / "check.xml", tmp_path / "check.md"
+    done = cli("check", str(other_study), "--reference", str(reference), "--junit", str(junit),
+               "--markdown", str(markdown))
+    assert done.returncode == 0, done.stdout + done.stderr
+    warning = ("baseline: only 1 % chance of catching a drop of 3.00 points in mean test accuracy (under 50 %); 19 "
+               "seeds a side would reach 50 % even if the seed std is at the top of its 80 % interval (at the "
+               "measured std, 7 seeds a side)")
+    verdict = "fmbench check: all 8 checks passed; warning: little power to catch a drop of 3.00 points (baseline)"
+    assert f"WARNING: {warning}" in done.stdout.splitlines() and done.stdout.splitlines()[-1] == verdict
+    assert "WARNING: tuned" not in done.stdout
+    assert "baseline.worst_seed      76.18 % (mean of 5 other seeds, reference and new)  77.00 %" in done.stdout
+    assert markdown.read_text().splitlines()[2] == f"> **Warning:** {warning}"
+    found = properties(ET.parse(junit).getroot())
+    assert found["warning.power_3pt.baseline"] == warning and found["power_3pt.tuned"] == "1.0000"
+    assert "warning.power_3pt.tuned" not in found
+    quiet = cli("--quiet", "check", str(other_study), "--reference", str(reference))
+    assert quiet.returncode == 0 and quiet.stdout.splitlines() == [f"WARNING: {warning}", verdict]
+    done = cli("check", str(other_study), "--reference", str(reference), "--max-drop", "0.005", "--junit", str(junit),
+               "--markdown", str(markdown))
+    assert done.returncode == 1  # the baseline's gap rose 1.44 points, more than the 0.50 allowed
+    claim = ("false alarms on unchanged code: not controlled, so no rate is promised (the allowed drop is fixed by "
+             "--max-drop, whatever the seeds spread: 2 checks); the rest: Bonferroni over 2 statistical checks, 0.30 % "
+             "together")
+    assert done.stdout.splitlines()[-2] == claim and f"; {claim};" in markdown.read_text()
+    assert properties(ET.parse(junit).getroot())["false_alarms"] == claim
+    assert "at most 1.00 %" not in done.stdout + markdown.read_text() + junit.read_text()

@@ -86,9 +86,12 @@ def test_user_models_run_and_record_what_ran(user_study):
     conv = [layer for layer in mine["architecture"] if layer["type"] == "Conv2D"]
     assert conv[0]["filters"] == 6 and conv[0]["kernel"] == "3x3" and conv[0]["output_shape"] == [26, 26, 6]
     assert mine["flops_per_image"] > 2 * 26 * 26 * 6 * 9
+    # Uncompiled by its factory, it trains as the baseline does: Adam at 0.001, read from the model it trained.
+    assert (mine["compile_options"]["optimizer"], mine["compile_options"]["learning_rate"]) == ("adam", 0.001)
     lr = json.loads((user_study / "study" / "lr-seed1.json").read_text())
     assert lr["status"] == "ok" and lr["model_kind"] == "sklearn" and lr["history"] is None
     assert lr["factory"] == "userpkg.estimators:build" and "LogisticRegression(C=0.5" in lr["estimator"]
+    assert lr["compile_options"] == {}
     assert lr["metrics"]["test"]["accuracy"] > 0.6
 
 
@@ -99,6 +102,10 @@ def test_user_models_report_and_gate(user_study):
     for label in ("baseline", "mine", "lr"):
         assert f'data-model="{label}"' in html
     assert "Conv2D" in html and "LogisticRegression(C=0.5" in html
+    # The models table: 'mine' trains with Adam at 0.001 as the baseline does (it showed '—'); lr has neither.
+    rows = dict(re.findall(r'<th scope="row">(\w+)</th>\s*((?:<td>[^<]*</td>)+)</tr>', html))
+    assert rows["optimizer"] == "<td>adam</td><td>adam</td><td>—</td>", rows
+    assert rows["learning_rate"] == "<td>0.001</td><td>0.001</td><td>—</td>", rows
     assert run_cli("reference", "study", "--out", "ref.json", cwd=user_study).returncode == 0
     done = run_cli("check", "study", "--reference", "ref.json", cwd=user_study)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -113,6 +120,15 @@ def test_user_models_report_and_gate(user_study):
         assert before == after and before in (f"{mean:.4f}", f"{100 * mean:.2f} %"), done.stdout  # 0.xxxx or xx.xx %
         assert change.startswith("+0.00 ") and result == "ok", done.stdout
     assert done.stdout.strip().splitlines()[-1] == "fmbench check: all 12 checks passed", done.stdout
+
+
+def test_an_own_model_study_records_op_determinism_on_in_every_run_and_its_manifest(user_study):
+    """Every fit runs with op determinism on; with no search first, the runs and the manifest recorded False."""
+    folder = user_study / "study"
+    assert json.loads((folder / "study.json").read_text())["environment"]["op_determinism"] is True
+    recorded = {path.name: json.loads(path.read_text())["environment"]["op_determinism"]
+                for path in sorted(folder.glob("*-seed*.json"))}
+    assert recorded == {f"{model}-seed{seed}.json": True for model in ("baseline", "lr", "mine") for seed in (0, 1)}
 
 
 # (files to write, --models entry or config, message); each stops before any training with exit 2.
@@ -187,6 +203,66 @@ def test_model_tables_set_params_stages_and_grids(tmp_path):
         models.resolve(["logreg"], profiles.resolve("smoke", config))
 
 
+COMPILED_MODEL = '''
+import keras
+
+
+def build(params):
+    """Compiled by the factory: Adam at 0.001 (or on a cosine schedule), whatever params['learning_rate'] says."""
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10)(x))
+    rate = keras.optimizers.schedules.CosineDecay(0.01, 100) if params.get("schedule") else 1e-3
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy")
+    return model
+'''
+
+
+def test_a_user_models_optimizer_and_learning_rate_are_read_from_the_model_it_trains(tmp_path):
+    """The report's models table showed '—' for a user model's optimizer and learning rate: its params did not
+    name them. A run records them among its compile options, read from the model as built for training
+    (bench.study.work.train; built here, nothing trained)."""
+    from bench.models.user import finalize
+
+    compiled, plain = tmp_path / "compiled.py", tmp_path / "plain.py"
+    compiled.write_text(COMPILED_MODEL)
+    plain.write_text(KERAS_MODEL)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[models.ignored]\nfactory = "{compiled}:build"\nparams = {{learning_rate = 0.01}}\n'
+                      f'[models.scheduled]\nfactory = "{compiled}:build"\nparams = {{schedule = true}}\n'
+                      f'[models.sgd]\nfactory = "{plain}:build"\n'
+                      'params = {optimizer = "sgd", learning_rate = 0.05}\n')
+    names = [f"compiled={compiled}:build", f"plain={plain}:build", "ignored", "scheduled", "sgd"]
+    read = {}
+    for setup in map(finalize, models.resolve(names, profiles.resolve("smoke", config))):
+        family = setup.spec.family
+        read[setup.name] = family.compiled_with(family.build(setup.spec, setup.params, 0, setup.spec.options))
+    adam = {"optimizer": "adam", "learning_rate": 0.001}  # 0.001, not the float32 0.0010000000474974513
+    # 'ignored' asks for 0.01, but its factory compiles at 0.001: the record says what it trains with.
+    assert read == {"compiled": adam, "plain": adam, "ignored": adam,
+                    "scheduled": {"optimizer": "adam", "learning_rate_schedule": "CosineDecay"},
+                    "sgd": {"optimizer": "sgd", "learning_rate": 0.05}}
+
+
+def test_the_models_table_shows_a_compiled_user_models_optimizer_in_the_hyperparameter_rows(smoke_study):
+    from types import SimpleNamespace
+
+    from bench.report.sections import models as models_table
+    from bench.results import RunResult, read_record
+
+    baseline = read_record(smoke_study / "baseline-seed0.json", RunResult)
+    mine = baseline.model_copy(update={"model": "mine", "hyperparameters": {"epochs": 2, "batch_size": 32},
+                                       "compile_options": {**baseline.compile_options, "optimizer": "adam",
+                                                           "learning_rate": 0.001}})
+    groups = [SimpleNamespace(label=run.model, runs=[run], ok_runs=[run]) for run in (baseline, mine)]
+    rows = {(row["name"], row["source"]): row["cells"] for row in models_table(groups)["rows"]}
+    assert rows[("optimizer", "hyperparameters")] == ["adam", "adam"]  # it was ["adam", "—"]
+    assert rows[("learning_rate", "hyperparameters")] == ["0.001", "0.001"]
+    assert rows[("units", "hyperparameters")] == ["128", "—"]
+    assert rows[("epoch_loop", "compile options")] == ["True", "True"]
+    assert ("optimizer", "compile options") not in rows  # shown once, in its hyperparameter row
+
+
 def test_a_package_can_register_models_through_entry_points(monkeypatch, tmp_path):
     from bench.models import user
 
@@ -206,3 +282,18 @@ def test_a_package_can_register_models_through_entry_points(monkeypatch, tmp_pat
     (setup,) = models.resolve(["plugged"], profiles.resolve("smoke"))
     assert setup.spec.factory == "plugin_models:build"
     assert type(setup.spec.build({})).__name__ == "LogisticRegression"
+
+
+
+def test_a_user_model_with_convolutions_or_pooling_trains_without_xla(tmp_path):
+    """The README's own small CNN failed every quick-profile run: XLA has no deterministic max-pool gradient
+    (fits under JIT_MIN_STEPS never compile, so smoke studies did not show it). Built here, nothing trained."""
+    from bench.models.keras_base import FAST
+    from bench.models.user import finalize
+
+    (tmp_path / "cnn.py").write_text(KERAS_MODEL)
+    (tmp_path / "mlp.py").write_text(COMPILED_MODEL)
+    names = [f"small={tmp_path / 'cnn.py'}:build", f"dense={tmp_path / 'mlp.py'}:build"]
+    cnn, mlp = map(finalize, models.resolve(names, profiles.resolve("smoke")))
+    assert cnn.spec.options.jit_compile is False and cnn.spec.options.epoch_loop == FAST.epoch_loop
+    assert mlp.spec.options == FAST

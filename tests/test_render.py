@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from bench.errors import BenchError
 from bench.report import figures
-from bench.report.build import SECTIONS
+from bench.report.build import APPENDICES, SECTIONS
 from bench.report.render import (
     DataOnlyFetcher,
     Rendered,
@@ -43,7 +43,7 @@ def test_the_pdf_fetcher_serves_data_uris_and_refuses_everything_else(tmp_path):
 def test_every_template_ships_in_the_package():
     package = resources.files("bench.templates")
     assert package.joinpath("base.html").is_file() and package.joinpath("report.css").is_file()
-    for anchor, _, _ in SECTIONS:
+    for anchor, _, _ in SECTIONS + APPENDICES:
         assert package.joinpath("partials").joinpath(f"{anchor}.html").is_file(), anchor
 
 
@@ -83,3 +83,18 @@ def test_out_must_not_be_a_file(tmp_path):
     with pytest.raises(BenchError, match="--out must be a folder"):
         write_report(Named("x"), out)
     assert out.read_text() == "not a folder"
+
+
+def test_the_page_layout_check_finds_a_split_row_and_a_near_empty_page():
+    import pagelayout
+
+    tall = "<br>".join(["line"] * 30)
+    rows = "".join(f"<tr><td>row {i}</td><td>{tall}</td></tr>" for i in range(4))
+    split = pagelayout.layout(f"<html><body><table>{rows}</table></body></html>")
+    assert pagelayout.split_rows(split), "a 30-line row across a page foot must be found"
+    whole = pagelayout.layout(f"<html><head><style>tr {{ break-inside: avoid }}</style></head><body><table>{rows}"
+                              "</table></body></html>")
+    assert pagelayout.split_rows(whole) == []
+    empty = pagelayout.layout('<html><body><p>one line</p><p style="break-before: page">next</p>'
+                              '<h2 style="break-before: page">A section</h2></body></html>')
+    assert pagelayout.near_empty_pages(empty) == ["page 1 of 3 is 4% full"]  # page 2 ends a section: allowed

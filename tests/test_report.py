@@ -15,9 +15,11 @@ import pytest
 from pypdf import PdfReader
 from sklearn.metrics import classification_report
 
+from bench.analysis.significance import difference_of_means, paired_difference
 from bench.analysis.stats import summarize
 from bench.errors import BenchError
-from bench.report.build import SECTIONS, build_report, tuning_sentence
+from bench.report.build import APPENDICES, SECTIONS, build_report
+from bench.report.glance import Versus, change_sentence
 from bench.report.render import default_out, render_html, render_pdf
 from bench.report.sections import metric_text
 
@@ -81,11 +83,15 @@ def rendered(smoke_study, tmp_path_factory):
     return report, html, render_pdf(html)
 
 
-def test_every_section_heading_is_present(rendered):
+def test_every_section_heading_is_present_and_provenance_is_an_appendix_at_the_end(rendered):
     _, html, _ = rendered
     for number, (anchor, heading, _) in enumerate(SECTIONS, start=1):
         assert f'<section id="{anchor}">' in html
         assert f"<h2>{number}. {heading}</h2>" in html
+    for letter, (anchor, heading, _) in zip("AB", APPENDICES, strict=True):
+        assert f'<section id="{anchor}" class="appendix">\n  <h2>Appendix {letter}. {heading}</h2>' in html
+    positions = [html.index(f'<section id="{anchor}"') for anchor, _, _ in SECTIONS + APPENDICES]
+    assert positions == sorted(positions)
 
 
 def test_headline_numbers_equal_the_mean_of_stored_per_seed_values(rendered, smoke_study):
@@ -103,7 +109,9 @@ def test_headline_numbers_equal_the_mean_of_stored_per_seed_values(rendered, smo
         for metric, getter in getters.items():
             values = [getter(r) for r in runs]
             (cell,) = [c for c in cells.find(model=model, metric=metric) if "data-seed" not in c]
-            assert float(cell["data-value"]) == pytest.approx(statistics.fmean(values), rel=1e-12)
+            # Speeds are the median over seeds (a t-interval of busy seeds reached 0), the rest the mean.
+            aggregate = statistics.median if metric in ("images_per_s", "fit_s") else statistics.fmean
+            assert float(cell["data-value"]) == pytest.approx(aggregate(values), rel=1e-12)
             assert cell["data-n"] == "3"
             for run in runs:  # and the per-seed table shows each stored value as it is
                 (cell,) = cells.find(model=model, metric=metric, seed=str(run["seed"]))
@@ -197,7 +205,7 @@ def test_a_baseline_only_study_renders_without_tuning_sections(smoke_study, tmp_
         path.unlink()
     report = build_report([folder])
     html = render_html(report)
-    assert [s["anchor"] for s in report.sections] == [a for a, _, _ in SECTIONS if a != "grid-search"]
+    assert [s["anchor"] for s in report.sections] == [a for a, _, _ in SECTIONS + APPENDICES if a != "grid-search"]
     assert "Grid search" not in html and "Tuning time per stage" not in html and "Tuning " not in html
     assert report.groups == ["baseline"]
     assert len(PdfReader(BytesIO(render_pdf(html))).pages) > 1
@@ -336,17 +344,43 @@ def test_a_study_without_one_readable_run_is_an_error(smoke_study, tmp_path):
         build_report([folder])
 
 
-def test_a_tuning_loss_is_said_plainly():
-    sentence = tuning_sentence(summarize([0.891]), summarize([0.857]))
-    assert sentence["worse"]
-    assert sentence["text"].startswith("Tuning lowered test accuracy by 3.40 points (89.10 % → 85.70 %).")
-    assert "single seed" in sentence["text"]
-    gain = tuning_sentence(summarize([0.80, 0.81, 0.82]), summarize([0.90, 0.91, 0.92]))
+def paired_versus(a: list[float], b: list[float]) -> Versus:
+    return Versus("baseline", summarize(a), summarize(b), paired_difference(a, b), True, len(a))
+
+
+def test_a_tuning_loss_is_said_plainly_with_the_interval_of_the_difference():
+    single = Versus("baseline", summarize([0.891]), summarize([0.857]), difference_of_means([0.891], [0.857]),
+                    False, 1)
+    sentence = change_sentence(single, "Tuning")
+    assert not sentence["worse"]  # not confirmed: nothing to mark
+    assert sentence["text"] == ("Tuning lowered test accuracy by 3.40 points (89.10 % → 85.70 %); with a single "
+                                "seed there is no interval, so the difference is not yet confirmed.")
+    gain = change_sentence(paired_versus([0.80, 0.81, 0.82], [0.90, 0.92, 0.92]), "Tuning")
     assert not gain["worse"]
-    assert gain["text"] == ("Tuning raised test accuracy by 10.00 points (81.00 % → 91.00 %). The 95 % confidence "
-                            "intervals do not overlap (3 seeds each).")
-    uneven = tuning_sentence(summarize([0.80, 0.81, 0.82]), summarize([0.90, 0.91]))
-    assert uneven["text"].endswith("The 95 % confidence intervals do not overlap (3 and 2 seeds).")
+    assert gain["text"] == ("Tuning raised test accuracy by 10.33 points (81.00 % → 91.33 %); the 95 % interval of "
+                            "the difference, paired over 3 seeds, is +8.90 to +11.77 points: beyond seed noise.")
+    noisy = change_sentence(paired_versus([0.80, 0.83, 0.78], [0.81, 0.80, 0.81]), "mine, measured against baseline,")
+    assert noisy["text"].startswith("mine, measured against baseline, raised test accuracy by 0.33 points")
+    assert noisy["text"].endswith("within seed noise.") and not noisy["worse"]
+    loss = change_sentence(paired_versus([0.90, 0.92, 0.92], [0.80, 0.81, 0.82]), "Tuning")
+    assert loss["worse"] and loss["text"].startswith("Tuning lowered test accuracy by 10.33 points")
+
+
+def test_page_one_answers_the_four_questions_for_every_model(rendered):
+    report, html, _ = rendered
+    assert [row["label"] for row in report.glance] == ["baseline", "tuned"]
+    baseline, tuned = report.glance
+    assert baseline["versus"]["text"] == "—" and tuned["versus"]["text"].endswith(" vs baseline")
+    assert tuned["versus"]["note"].startswith("95 % CI ") and "seed noise" in tuned["versus"]["note"]
+    assert baseline["worst"].startswith("worst: seed ") and baseline["stable"].startswith("3 seeds, range ")
+    assert any("per epoch after the first" in part for part in baseline["fast"])
+    assert any(part.endswith("images/s at inference") for part in baseline["fast"])
+    texts = [s["text"] for s in report.outcome]
+    assert texts[0].startswith("Tuning ") and "paired over 3 seeds" in texts[0]
+    assert texts[1].startswith("Best test accuracy: ") and "; ahead of " in texts[1]
+    assert texts[2].startswith("How fast on this machine (medians over seeds): baseline ")
+    assert "; tuned " in texts[2] and "not verifiable" in texts[2]
+    assert html.index('<table class="glance">') < html.index('<table class="headline">')
 
 
 def test_fmbench_report_writes_html_and_pdf(cli, smoke_study, tmp_path):
@@ -375,6 +409,7 @@ def test_unverifiable_figures_are_marked_once_with_a_note(rendered):
     report, html, _ = rendered
     marked = {row["metric"] for row in report.headline if not row["verifiable"]}
     assert marked == {"train_accuracy", "train_loss", "test_loss", "fit_s", "epoch_s", "images_per_s"}
-    assert html.count('<sup title="measured, not verifiable">†</sup>') == len(marked)
+    # and once more: page one's "How fast here" column
+    assert html.count('<sup title="measured, not verifiable">†</sup>') == len(marked) + 1
     assert html.count("† Measured and not verifiable from the files") == 1
     assert "Official Fashion-MNIST: yes: all four files match the published SHA-256." in html

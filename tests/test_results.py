@@ -34,7 +34,7 @@ def test_smoke_study_round_trips(smoke_study, tmp_path):
 def test_wrong_schema_version_is_one_line(study_copy):
     _edit(study_copy / "baseline-seed0.json", lambda p: p.update(schema_version=99))
     with pytest.raises(BenchError, match=r"baseline-seed0.json: schema_version 99 is not supported \(this fmbench "
-                                         r"reads run files of version 3\); re-run the study, or use the fmbench "
+                                         r"reads run files of version 4\); re-run the study, or use the fmbench "
                                          r"version that wrote it$"):
         results.load_study(study_copy)
     _edit(study_copy / "baseline-seed0.json", lambda p: p.update(schema_version=0))  # older than any migration
@@ -81,7 +81,7 @@ def test_a_schema_2_run_takes_its_host_from_its_environment(study_copy):
     path = study_copy / "baseline-seed0.json"
     _edit(path, to_schema_2)
     run = results.read_record(path, results.RunResult)
-    assert (run.schema_version, run.host, run.worker) == (3, "old-host", None)
+    assert (run.schema_version, run.host, run.worker) == (4, "old-host", None)
 
 
 def test_a_schema_2_manifest_takes_tuning_per_seed_from_its_command(study_copy):
@@ -92,8 +92,34 @@ def test_a_schema_2_manifest_takes_tuning_per_seed_from_its_command(study_copy):
 
     _edit(study_copy / "study.json", to_schema_2)
     manifest = results.read_record(study_copy / "study.json", results.Manifest)
-    assert (manifest.schema_version, manifest.tune_per_seed, manifest.threads_per_run) == (3, True, None)
+    assert (manifest.schema_version, manifest.tune_per_seed, manifest.threads_per_run) == (4, True, None)
     assert manifest.sessions == []
+
+
+def test_a_schema_3_run_keeps_its_one_inference_timing_as_its_only_repeat(study_copy):
+    path = study_copy / "baseline-seed0.json"
+    _edit(path, lambda run: (run.update(schema_version=3), run["timings"].pop("inference_repeats_s", None)))
+    stored = json.loads(path.read_text())["timings"]
+    run = results.read_record(path, results.RunResult)
+    assert run.schema_version == results.SCHEMA_VERSION == 4
+    assert run.timings.inference_repeats_s == [stored["inference_s"]]
+    assert (run.timings.inference_s, run.timings.images_per_s) == (stored["inference_s"], stored["images_per_s"])
+
+
+def test_a_schema_3_manifest_is_read_unchanged_but_for_its_version(study_copy):
+    path = study_copy / "study.json"
+    _edit(path, lambda manifest: manifest.update(schema_version=3))
+    before = json.loads(path.read_text())
+    manifest = results.read_record(path, results.Manifest)
+    assert manifest == results.Manifest.model_validate({**before, "schema_version": 4})
+
+
+def test_a_run_written_now_records_every_inference_pass_and_their_median():
+    timings = results.Timings(fit_s=1.0, epoch_s_mean=0.2, inference_s=0.2, images_per_s=50_000.0,
+                              inference_repeats_s=[0.3, 0.2, 0.1])
+    assert results.Timings.model_validate(timings.model_dump()).inference_repeats_s == [0.3, 0.2, 0.1]
+    with pytest.raises(ValueError, match="inference_repeats_s"):  # schema 4 requires them
+        results.Timings(fit_s=1.0, epoch_s_mean=0.2, inference_s=0.2, images_per_s=50_000.0)
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):

@@ -41,6 +41,12 @@ CASES = {
                    "field 'timings.epoch_s_mean' stores 9 but the mean of history.epoch_seconds gives"),
     "images per second": (lambda r: r["timings"].update(images_per_s=1e9),
                           "field 'timings.images_per_s' stores 1e+09 but data.n_test / timings.inference_s gives"),
+    "inference time off its passes' median": (lambda r: r["timings"].update(
+        inference_s=0.25, images_per_s=r["data"]["n_test"] / 0.25, inference_repeats_s=[0.7, 0.5, 0.6]),
+        "field 'timings.inference_s' stores 0.25 but the median of timings.inference_repeats_s gives 0.6"),
+    "no inference pass": (lambda r: r["timings"].update(inference_repeats_s=[]),
+                          "field 'timings.inference_repeats_s' stores [] but a measured timings.inference_s gives "
+                          "at least one timing"),
     "last validation accuracy": (lambda r: last_epoch(r, "val_accuracy", 0.5),
                                  "field 'metrics.validation.accuracy' stores 0.8 but its last epoch's "
                                  "history.val_accuracy gives 0.5"),

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 from pathlib import Path
 
 import psutil
@@ -297,7 +298,7 @@ def test_the_watchdog_waits_replaces_a_local_clusters_lost_worker_then_gives_up(
 
 class _Quiet:
     quiet = True
-    messages: list[str] = []
+    messages: typing.ClassVar[list[str]] = []
 
     def say(self, message: str) -> None:
         self.messages.append(message)

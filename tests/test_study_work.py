@@ -91,6 +91,7 @@ def test_an_estimator_run_is_seeded_scored_and_described(study):
     assert fields["gaps"].train_minus_test == pytest.approx(metrics.train.accuracy - metrics.test.accuracy)
     assert fields["timings"].epoch_s_mean is None and fields["timings"].images_per_s > 0
     assert np.array(fields["confusion_matrix"]).sum() == 300 and "history" not in fields
+    assert fields["compile_options"] == {}  # nothing compiled
 
 
 @pytest.mark.slow
@@ -107,6 +108,9 @@ def test_a_keras_run_trains_its_epochs_and_saves_the_model(study):
     assert fields["timings"].epoch_s_mean == pytest.approx(history.epoch_seconds[0])
     assert fields["total_params"] == sum(layer["params"] for layer in fields["architecture"])
     assert fields["flops_per_image"] == sum(layer["flops"] for layer in fields["architecture"]) > 0
+    # The fast-path options and what the built model was compiled with (a user's factory may compile it).
+    assert fields["compile_options"] == {**setups["baseline"].spec.options.as_dict(), "optimizer": "adam",
+                                         "learning_rate": 0.001}
     saved = env.out / "baseline-seed0.keras"
     assert fields["saved_model"].file == saved.name
     assert fields["saved_model"].sha256 == hashlib.sha256(saved.read_bytes()).hexdigest()

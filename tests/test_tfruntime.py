@@ -90,3 +90,13 @@ def test_threads_in_use_is_none_before_start():
                            "print(tfruntime.threads_in_use(), 'tensorflow' in sys.modules)"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and done.stdout.split() == ["None", "False"], done.stderr
+
+
+def test_start_turns_op_determinism_on_before_anything_records_the_environment():
+    """Every unit trains under op determinism (seed_everything), but a study's manifest and a process's cached
+    environment are collected before its first unit seeds: they recorded False while every fit ran with it on."""
+    done = subprocess.run([sys.executable, "-c", "from bench import environment, tfruntime; tfruntime.start(None); "
+                           "print(environment.collect().op_determinism)"],
+                          capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "True", done.stdout

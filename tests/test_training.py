@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from bench import data, models, profiles
 from bench.models import mlp
 from bench.study.plan import StudyConfig
-from bench.train import tuning
+from bench.train import training, tuning
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +76,50 @@ def test_run_record_is_consistent_with_its_predictions(context):
     assert result.per_class.support == support.tolist() and sum(support) == len(truth) == 500
     assert np.array(result.confusion_matrix).sum() == 500
     assert len(result.history.loss) == 2 and len(result.history.epoch_seconds) == 2
+    timings = result.timings
+    assert len(timings.inference_repeats_s) == training.INFERENCE_REPEATS and min(timings.inference_repeats_s) > 0
+    assert timings.inference_s == statistics.median(timings.inference_repeats_s)
+    assert timings.images_per_s == 500 / timings.inference_s
+    assert result.history.steady_epoch_s == result.history.epoch_seconds[1]  # the first compiles as well
     mistakes = result.mistakes
     assert all(p != t for p, t in zip(mistakes.predicted, mistakes.labels, strict=True))
     assert mistakes.probability == sorted(mistakes.probability, reverse=True)
     assert mistakes.to_array().shape == (len(mistakes.labels), 28, 28)
+
+
+class PassCountingFamily:
+    """Stands in for a family at inference: it records each call, and pass k predicts class k for every
+    image, so the outcome tells which pass it came from."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def features(self, x, spec):
+        return x
+
+    def warm_up(self, model, x):
+        self.calls.append("warm-up")
+
+    def probabilities(self, model, x):
+        self.calls.append("pass")
+        probs = np.full((len(x), 10), 0.05)
+        probs[:, self.calls.count("pass")] = 0.55
+        return probs
+
+
+def tiny_split(n_test: int = 20) -> data.Split:
+    images, labels = np.zeros((n_test, 28, 28), dtype=np.uint8), np.arange(n_test) % 10
+    return data.Split(images, labels, images, labels, images, labels, np.arange(n_test), np.arange(n_test), n_test)
+
+
+def test_inference_is_timed_in_repeated_passes_after_one_warm_up_and_scored_from_the_first():
+    family = PassCountingFamily()
+    test = training.predict_test(None, family, tiny_split(), None)
+    assert family.calls == ["warm-up"] + ["pass"] * training.INFERENCE_REPEATS and training.INFERENCE_REPEATS >= 5
+    assert len(test.inference_repeats) == training.INFERENCE_REPEATS and min(test.inference_repeats) > 0
+    assert test.inference_seconds == statistics.median(test.inference_repeats)
+    assert set(test.predictions.predicted) == {1}  # the first pass's
+    assert len(training.predict_test(None, PassCountingFamily(), tiny_split(), None, repeats=3).inference_repeats) == 3
 
 
 SAVED_UMASK = 0o027  # not the usual 0o022, so a file that ignores the umask (0o644) is told apart

@@ -63,15 +63,20 @@ class SeedValues(Record):
         return dict(zip(self.seeds, self.values, strict=True))
 
 
-def conservative_std(*sides) -> float | None:
-    """The seed std pooled within the sides given, at the top of its 80 % chi-square interval: the truth is
-    below it 90 % of the time, so a power computed from it is a lower bound as often. None without a df."""
+def measured_std(*sides) -> tuple[float, int] | None:
+    """The seed std pooled within the sides given (each its own mean), and its df; None without a df."""
     sides = [np.asarray(side, dtype=float) for side in sides if np.size(side)]
     df = sum(side.shape[-1] for side in sides) - len(sides)
     if df < 1:
         return None
-    std = math.sqrt(float(sum(sum_of_squares(side) for side in sides)) / df)
-    return float(std_interval(std, df, POWER_CONFIDENCE)[1])
+    return math.sqrt(float(sum(sum_of_squares(side) for side in sides)) / df), df
+
+
+def conservative_std(*sides) -> float | None:
+    """The seed std pooled within the sides given, at the top of its 80 % chi-square interval: the truth is
+    below it 90 % of the time, so a power computed from it is a lower bound as often. None without a df."""
+    measured = measured_std(*sides)
+    return None if measured is None else float(std_interval(*measured, POWER_CONFIDENCE)[1])
 
 
 @dataclass(frozen=True)
@@ -93,11 +98,19 @@ class Fixed:
     def text(self, ref, new) -> str:
         return self.reason
 
-    def power(self, drop: float, ref, new) -> float | None:
+    def unbounded(self, ref, new) -> str:
+        """Why this rule's false alarms are not bounded ("" if they are): paired seeds reproduce, so unchanged
+        code never moves them; otherwise the allowance ignores how far the seeds spread."""
+        return "" if self.paired else f"the allowed drop is fixed by {self.reason}, whatever the seeds spread"
+
+    def power_at(self, drop: float, std: float, n_ref: int, n_new: int) -> float:
         if self.paired:
             return 1.0 if drop > self.max_drop + TIE else 0.0
+        return drop_power(drop, std, n_ref, n_new, None, self.max_drop)
+
+    def power(self, drop: float, ref, new) -> float | None:
         std = conservative_std(ref, new)
-        return None if std is None else drop_power(drop, std, len(ref), len(new), None, self.max_drop)
+        return None if std is None and not self.paired else self.power_at(drop, std or 0.0, len(ref), len(new))
 
 
 def exact_floor(floor: float = FLOOR) -> Fixed:
@@ -127,9 +140,15 @@ class OneSidedT:
             return f"floor {points(self.floor, signed=False)} (t margin below it)"
         return f"one-sided t {percent(1 - self.alpha)}, {df} df"
 
+    def unbounded(self, ref, new) -> str:
+        return "one seed a side has no spread" if len(ref) + len(new) - 2 == 0 else ""
+
+    def power_at(self, drop: float, std: float, n_ref: int, n_new: int) -> float:
+        return drop_power(drop, std, n_ref, n_new, self.alpha, self.floor)
+
     def power(self, drop: float, ref, new) -> float | None:
         std = conservative_std(ref, new)
-        return None if std is None else drop_power(drop, std, len(ref), len(new), self.alpha, self.floor)
+        return None if std is None else self.power_at(drop, std, len(ref), len(new))
 
 
 Rule = Fixed | OneSidedT
@@ -141,7 +160,9 @@ class Outcome:
 
     ``alpha`` is the check's share of the gate's false-alarm budget (None: not a statistical check);
     ``power`` its chance of catching a drop of each of ``DETECT`` at a conservative spread (a lower bound,
-    90 % of the time: ``conservative_std``).
+    90 % of the time: ``conservative_std``). ``unbounded``: why its false alarms are not bounded ("" when they
+    are), so that no output promises a rate it cannot keep. ``reference_is``: what ``reference`` is when it is
+    not the reference's mean (a worst seed is held against the mean of the model's other seeds).
     """
 
     name: str
@@ -155,6 +176,8 @@ class Outcome:
     sentence: str
     alpha: float | None = None
     power: tuple[float | None, ...] | None = None
+    unbounded: str = ""
+    reference_is: str = ""
 
     @property
     def change(self) -> float | None:
@@ -204,7 +227,7 @@ class MetricCheck:
                      else f"worse by more than the allowed {points(allowed, signed=False)} ({rule})")
         power = tuple(self.rule.power(drop, ref, new) for drop in DETECT)
         return Outcome(f"{self.model}.{self.metric}", self.model, self.metric, ref_mean, new_mean, allowed, rule,
-                       passed, sentence, self.rule.alpha, power)
+                       passed, sentence, self.rule.alpha, power, self.rule.unbounded(ref, new))
 
 
 @dataclass(frozen=True)
@@ -260,8 +283,10 @@ class WorstSeed:
         worst = int(np.argmax(np.where(fails, center - new - allowed, -np.inf))) if failing else int(np.argmin(new))
         rule = self.rule_text(len(ref) + len(new) - 2, len(new))
         sentence = self.sentence(worst, float(center[worst]), float(allowed[worst]), collapse, rule, failing)
+        # The reference column holds the mean the seed is held against, not the reference's mean: say so.
+        others = f"mean of {plural(len(ref) + len(new) - 1, 'other seed')}, reference and new"
         return Outcome(f"{self.model}.worst_seed", self.model, "worst_seed", float(center[worst]), float(new[worst]),
-                       float(allowed[worst]), rule, not failing, sentence, self.alpha)
+                       float(allowed[worst]), rule, not failing, sentence, self.alpha, reference_is=others)
 
     def sentence(self, worst: int, center: float, allowed: float, collapse: float, rule: str,
                  failing: list[int]) -> str:

@@ -8,11 +8,22 @@ the per-seed differences of the seeds both studies ran. Every such p-value in on
 adjusted over the models x studies shown, so "significant" (adjusted p < 0.05) keeps a 5 % family-wise
 error however many rows there are. McNemar's test, per shared seed, asks only whether those two trained
 models differ on this test set; it never decides a study-level verdict (see ``bench.analysis.significance``).
+
+Speed (seconds per epoch, images per second) is compared as the ratio of geometric means over seeds, B over
+A, with a 95 % interval: exp of a t-interval on the difference of mean log timings, with Welch's standard
+error and Hsu's conservative df, min(n_A, n_B) - 1 (``ratio_of_geometric_means`` says why). Timings move
+with the machine's load, so a ratio whose interval contains 1, or that has fewer than 2 seeds a side, is
+"no measurable difference", never a speed-up or a slow-down. The grid search's wall time is one
+measurement a study: its ratio has no interval. ``bench.analysis.compare_verdict`` words all of it.
+
+Besides the environment, the protocol is compared field by field (``protocol_diff``: profile, its
+settings, the data and each model's resolved record), so the verdict can say when a difference may come
+from what was run rather than where.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +32,20 @@ from bench.analysis.significance import (
     ALPHA,
     Difference,
     McNemar,
+    Ratio,
     SeedAdvice,
     churn,
     difference_of_means,
     holm,
     mcnemar,
     paired_difference,
+    ratio_of_geometric_means,
     seed_advice,
 )
 from bench.analysis.stats import METRICS, Summary, metric_values, summarize
 from bench.errors import BenchError
 from bench.results import Environment, RunResult, Study, load_study
+from bench.results.schema import CONFIG_IN_MODEL_SPECS
 
 DETECT = 0.005  # the accuracy difference the seeds advice is sized for (half a point)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -59,9 +73,10 @@ class Versus:
     trained_pairs: list[McNemar]  # per shared seed on the same test set: do these two models differ
     churn: float | None
     pairing: str
-    epoch_s_ratio: float | None
-    images_per_s_ratio: float | None
+    epoch_s_ratio: Ratio | None  # None where a side has no epochs (an estimator)
+    images_per_s_ratio: Ratio | None
     advice: SeedAdvice | None = None
+    same_test_set: bool = True
 
     @property
     def tests(self) -> list[Difference]:
@@ -85,6 +100,7 @@ class Comparison:
     detect: float
     family: int = 0  # study-level p-values Holm's correction runs over
     alpha: float = ALPHA
+    protocol: list[EnvRow] = field(default_factory=list)  # profile, data and model settings that differ
 
     @property
     def tuning_ratios(self) -> list[float | None]:
@@ -108,7 +124,33 @@ def environment_fields(env: Environment) -> dict[str, str]:
 
 def environment_diff(environments: list[Environment]) -> list[EnvRow]:
     """Only the fields whose value is not the same everywhere (a package missing on one side counts)."""
-    flat = [environment_fields(env) for env in environments]
+    return fields_diff([environment_fields(env) for env in environments])
+
+
+def protocol_fields(study: Study) -> dict[str, str]:
+    """What a study ran, as text fields: profile, data, settings and each model's record (``model.params.x``)."""
+    manifest = study.manifest
+    fields = {"profile": manifest.profile, "dataset digest": manifest.dataset.digest or "-",
+              "threads_per_run": str(manifest.threads_per_run), "tune_per_seed": str(manifest.tune_per_seed)}
+    # baseline_epochs acts through each model's resolved record, which names the model: where there are
+    # records, a change shows there once ("baseline.params.epochs"), not twice.
+    skip = {"name", *CONFIG_IN_MODEL_SPECS, *(("baseline_epochs",) if manifest.model_specs else ())}
+    fields.update({name: str(value) for name, value in manifest.config.items() if name not in skip})
+    for model, record in manifest.model_specs.items():
+        for name, value in record.model_dump().items():
+            if isinstance(value, dict):
+                fields.update({f"{model}.{name}.{key}": str(v) for key, v in value.items()})
+            else:
+                fields[f"{model}.{name}"] = str(value)
+    return fields
+
+
+def protocol_diff(studies: list[Study]) -> list[EnvRow]:
+    """The protocol fields whose value is not the same in every study."""
+    return fields_diff([protocol_fields(study) for study in studies])
+
+
+def fields_diff(flat: list[dict[str, str]]) -> list[EnvRow]:
     names = list(dict.fromkeys(name for fields in flat for name in fields))
     rows = []
     for name in names:
@@ -145,11 +187,6 @@ def _correct(run: RunResult) -> np.ndarray:
     return np.asarray(run.predictions.predicted) == np.asarray(run.predictions.true)
 
 
-def _ratio(a: list[float], b: list[float]) -> float | None:
-    mean_a, mean_b = float(np.mean(a)), float(np.mean(b))
-    return mean_b / mean_a if mean_a > 0 else None
-
-
 def compare_model(model: str, label: str, a: list[RunResult], b: list[RunResult]) -> Versus:
     """Welch over seeds, paired t and McNemar over shared seeds, churn, speed; p-values not yet adjusted."""
     acc_a, acc_b = metric_values(a, "test_accuracy"), metric_values(b, "test_accuracy")
@@ -163,8 +200,9 @@ def compare_model(model: str, label: str, a: list[RunResult], b: list[RunResult]
     churns = [churn(x.predictions.predicted, y.predictions.predicted) for x, y in pairs] if comparable else []
     return Versus(model, label, tuple(acc_a), tuple(acc_b), difference_of_means(acc_a, acc_b, resolution=image),
                   paired, trained, float(np.mean(churns)) if churns else None, pairing_text(pairs, shared, comparable),
-                  _ratio(metric_values(a, "epoch_s"), metric_values(b, "epoch_s")),
-                  _ratio(metric_values(a, "images_per_s"), metric_values(b, "images_per_s")))
+                  ratio_of_geometric_means(metric_values(a, "epoch_s"), metric_values(b, "epoch_s")),
+                  ratio_of_geometric_means(metric_values(a, "images_per_s"), metric_values(b, "images_per_s")),
+                  same_test_set=comparable)
 
 
 def _adjusted(test: Difference | None, p_values) -> Difference | None:
@@ -212,4 +250,4 @@ def compare(studies: list[Study], detect: float = DETECT) -> Comparison:
                             if i > 0 and studies[0].ok_runs(m) and s.ok_runs(m)]), detect)
     return Comparison(labels, studies, environment_diff([s.manifest.environment for s in studies]), models,
                       accuracy, versus, [tuning_seconds(s) for s in studies], detect,
-                      sum(len(v.tests) for v in versus))
+                      sum(len(v.tests) for v in versus), protocol=protocol_diff(studies))

@@ -28,10 +28,15 @@ the time, and it catches a drop of D points with the power it prints. How:
     above the floor (one model at 3.6 points) a design at 1 % spent exactly 1.00 % [0.99, 1.01] (4 million
     simulated runs), no room for Monte Carlo error; at 0.9 % the Clopper-Pearson bound stays below 1 %.
 Simulated false-alarm and detection rates: README, "Regression gate"; tests/test_gate_calibration.py.
+
+A gate that passes because it cannot see says so (issue 18): ``model_power`` gives each model's chance of
+catching a 3-point drop of its mean test accuracy, and the seeds that would raise it to 50 %; under 50 % every
+output warns (a warning, not a failure: the exit code stays). The reference file and the history gate share it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -46,17 +51,23 @@ from bench.analysis.checks import (
     RunsSucceeded,
     SeedValues,
     WorstSeed,
+    conservative_std,
     exact_floor,
+    measured_std,
     shared_seeds,
 )
+from bench.analysis.significance import SEEDS_LIMIT
 from bench.analysis.stats import METRICS
 from bench.errors import BenchError
+from bench.format import percent, plural, points
 from bench.results import Environment, Record, RunResult, Study, read_record, write_json_atomic
 
 REFERENCE_SCHEMA_VERSION = 1  # the reference's own version sequence (bench.results.migrations, 'reference')
 GATE_ALPHA = 0.01  # the promise: the whole gate's false alarms on unchanged code, one run in a hundred
 DESIGN_ALPHA = 0.009  # what the checks share: a margin below the promise (tests/test_gate_calibration.py)
 SAME_VALUE = 1e-6  # far below one test image (1e-4 of accuracy): float round-off only
+WARN_DROP = 0.03  # a drop of mean test accuracy every gate should see: 3 points
+WARN_POWER = 0.5  # a gate less likely than this to catch WARN_DROP warns that it is nearly blind
 LABELS = {"test_accuracy": "test accuracy", "gap_train_test": "overfitting gap (train - test accuracy)"}
 
 
@@ -244,3 +255,92 @@ def build_checks(reference: Reference, study: Study, max_drop: float | None = No
 
 def run_checks(checks: list[Check]) -> list[Outcome]:
     return [check.evaluate() for check in checks]
+
+
+@dataclass(frozen=True)
+class ModelPower:
+    """A model's chance of catching a ``WARN_DROP`` drop of its mean test accuracy (at the top of the seed std's
+    80 % interval, as the table's power) and the seeds that would raise it to ``WARN_POWER``: at the measured std
+    and at that top (None: not within ``SEEDS_LIMIT``, or seeds cannot help). ``pooled``: the reference is a
+    history pool, so the advice counts the new run's seeds; else seeds a side. ``current``: the seeds it has in
+    those terms (the new run's, or the fewer side's). ``fixed``: the allowance of a ``Fixed`` rule (``--max-drop``,
+    or the floor where seeds reproduce): at or above the drop, no seeds help."""
+
+    model: str
+    power: float | None
+    seeds: int | None
+    seeds_high: int | None
+    pooled: bool
+    current: int
+    fixed: float | None = None
+
+    @property
+    def low(self) -> bool:
+        return self.power is None or self.power < WARN_POWER
+
+    def warning(self) -> str:
+        """One line naming the model, its power and the fix; "" when the power is enough."""
+        if not self.low:
+            return ""
+        if self.power is None:
+            return (f"{self.model}: its chance of catching a drop of {points(WARN_DROP, signed=False)} in mean test "
+                    "accuracy is unknown: one seed a side has no spread; run at least 2 seeds a side")
+        return (f"{self.model}: only {percent(self.power, digits=0)} chance of catching a drop of "
+                f"{points(WARN_DROP, signed=False)} in mean test accuracy (under {percent(WARN_POWER, digits=0)}); "
+                + self.fix())
+
+    def fix(self) -> str:
+        where = "in the new run" if self.pooled else "a side"
+        if self.seeds is None and self.seeds_high is None:
+            if self.fixed is not None and self.fixed >= WARN_DROP:
+                return (f"more seeds cannot help while the allowed drop is fixed at {points(self.fixed, signed=False)}"
+                        ": lower --max-drop")
+            return f"no number of seeds up to {plural(SEEDS_LIMIT, 'seed')} {where} reaches it"
+        reach = f"would reach {percent(WARN_POWER, digits=0)}"
+        if self.seeds_high is None:
+            return (f"{plural(self.seeds, 'seed')} {where} {reach} at the measured seed std, more than "
+                    f"{plural(SEEDS_LIMIT, 'seed')} at the top of its 80 % interval")
+        # The printed power is at the top of the interval, so that advice comes first; the measured std's may
+        # be met already (the std measured is lower than the top), which is then said rather than a smaller count.
+        measured = ("the seeds it has would" if self.seeds <= self.current
+                    else f"{plural(self.seeds, 'seed')} {where}")
+        return (f"{plural(self.seeds_high, 'seed')} {where} {reach} even if the seed std is at the top of its 80 % "
+                f"interval (at the measured std, {measured})")
+
+
+def seeds_to_catch(rule: Rule, std: float, n_ref: int, pooled: bool) -> int | None:
+    """Fewest seeds (a side; ``pooled``: of the new run against ``n_ref``) with which ``rule`` catches a
+    ``WARN_DROP`` drop with chance ``WARN_POWER`` at seed std ``std``; None if ``SEEDS_LIMIT`` do not.
+    Power grows with seeds when the drop exceeds the allowance's floor, so doubling then halving finds it."""
+    def enough(n: int) -> bool:
+        return rule.power_at(WARN_DROP, std, n_ref if pooled else n, n) >= WARN_POWER
+
+    if not enough(SEEDS_LIMIT):
+        return None
+    low, high = 1, 2
+    while not enough(high):
+        low, high = high, min(2 * high, SEEDS_LIMIT)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return high
+
+
+def model_power(checks: list[Check], pooled: bool = False) -> list[ModelPower]:
+    """Per model, from its mean test accuracy check: its power to catch ``WARN_DROP`` and, when under
+    ``WARN_POWER``, the seeds that would fix it. One function for reference files and history pools."""
+    found = []
+    for check in checks:
+        if not (isinstance(check, MetricCheck) and check.metric == "test_accuracy"):
+            continue
+        ref, new = check.arrays()
+        power = check.rule.power(WARN_DROP, ref, new)
+        seeds = [None, None]
+        if power is not None and power < WARN_POWER:
+            measured = measured_std(ref, new)
+            stds = (measured[0] if measured else 0.0, conservative_std(ref, new) or 0.0)
+            seeds = [seeds_to_catch(check.rule, std, len(ref), pooled) for std in stds]
+        fixed = check.rule.max_drop if isinstance(check.rule, Fixed) else None
+        current = len(new) if pooled else min(len(ref), len(new))
+        found.append(ModelPower(check.model, power, *seeds, pooled, current, fixed))
+    return found

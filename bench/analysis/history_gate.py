@@ -16,13 +16,18 @@ tests/test_analysis_history_gate.py simulates it through this code).
 False alarms: the checks keep the gate's design (0.9 % on a fixed pool). The pool depends on the data only
 through ``detect_changes``, whose false changes (0.01 per 100 unchanged commits by design: 0.1 % of a 10-commit
 window) can only change which seeds are pooled, so the whole is at most about 1 %; simulated through this code
-with the widest spread (3.6 points), 0.84 % of 100,000 runs, 95 % Clopper-Pearson bound 0.89 %.
+with the widest spread (3.6 points), 0.84 % of 100,000 runs, 95 % Clopper-Pearson bound 0.89 %. With
+``--max-drop`` the mean checks' allowance is fixed, so neither that bound nor the t rule's power holds: the power
+lines are then computed for the fixed allowance, and the outputs promise no false-alarm rate.
+
+A model too unlikely to catch a 3-point drop is warned about as against a reference file (``gate.model_power``,
+the advice counting the new run's seeds against the pool as it is).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -204,16 +209,18 @@ class PowerRow:
     two_and_two: tuple[float, ...]
 
 
-def power_rows(reference: gate.Reference, per_class: bool = False) -> list[PowerRow]:
-    alpha, rows = gate.check_alpha(reference, per_class), []
+def power_rows(reference: gate.Reference, per_class: bool = False, max_drop: float | None = None) -> list[PowerRow]:
+    """Per model, as ``PowerRow`` says; with ``max_drop`` for that fixed allowance, as the mean check then uses."""
+    alpha, floor = (gate.check_alpha(reference, per_class), FLOOR) if max_drop is None else (None, max_drop)
+    rows = []
     for model, ref in reference.models.items():
         values = ref.test_accuracy.values
         std = conservative_std(values)
         if std is None:
             continue
         rows.append(PowerRow(model, len(values),
-                             tuple(drop_power(d, std, len(values), CI_SEEDS, alpha, FLOOR) for d in POWER_DROPS),
-                             tuple(drop_power(d, std, 2, 2, alpha, FLOOR) for d in POWER_DROPS)))
+                             tuple(drop_power(d, std, len(values), CI_SEEDS, alpha, floor) for d in POWER_DROPS),
+                             tuple(drop_power(d, std, 2, 2, alpha, floor) for d in POWER_DROPS)))
     return rows
 
 
@@ -257,12 +264,14 @@ def no_history(pool: Pool) -> str:
 
 @dataclass(frozen=True)
 class HistoryGate:
-    """What ``fmbench check --history`` runs and prints: the checks, lines to print before the table, and how
-    the reference is named in the Markdown summary and JUnit suite."""
+    """What ``fmbench check --history`` runs and prints: the checks, lines to print before the table, how the
+    reference is named in the Markdown summary and JUnit suite, and each model's power to catch a 3-point drop
+    (``gate.model_power``: the outputs warn below 50 %)."""
 
     checks: list[Check]
     lines: list[str]
     label: str
+    power: list[gate.ModelPower] = field(default_factory=list)
 
 
 def bootstrap_line(pool: Pool, results: str) -> str:
@@ -283,6 +292,7 @@ def gate_against_history(store: HistoryStore, study: Study, branch: str, window:
     reference = pooled_reference(pool, study)
     checks = gate.build_checks(reference, study, max_drop, per_class, setup=False) if reference else []
     checks += [RunsSucceeded(m, [r for r in study.runs if r.model == m]) for m in pool.missing]
-    lines = (pooled_lines(pool) + power_lines(power_rows(reference, per_class))) if reference else []
+    lines = (pooled_lines(pool) + power_lines(power_rows(reference, per_class, max_drop))) if reference else []
     lines += [bootstrap_line(pool, str(study.folder))] if pool.missing else []
-    return HistoryGate(checks, lines, f"history {store.location} (branch {branch}, last {window} commits)")
+    return HistoryGate(checks, lines, f"history {store.location} (branch {branch}, last {window} commits)",
+                       gate.model_power(checks, pooled=True))

@@ -8,6 +8,8 @@ seed each) differ on this test set. Pooling its discordant images over seeds is 
 because it ignores how much whole runs move: simulating two studies of one recipe (10,000 images, seed
 std 0.32 points) the pooled exact test called them different 10-12 % of the time at 0.05, while Welch and
 the paired t, Holm-adjusted, did so 2-4 % of the time (tests/test_compare_calibration.py).
+A speed ratio (``ratio_of_geometric_means``) is the ratio of geometric means over seeds with a Welch
+t-interval on the logs (Hsu's conservative df); it is measured only when that interval excludes 1.
 
 The t-tests take arrays with seeds on the last axis and any leading axes, so one call can test thousands
 of simulated studies; that is how the calibration tests drive this exact code.
@@ -152,6 +154,47 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
     if len(a) != len(b):
         raise ValueError(f"paired values differ in number ({len(a)} vs {len(b)})")
     return _difference(paired(a, b), confidence, resolution) if len(a) >= 2 else None
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """B over A of a positive measure (seconds per epoch, images per second): the ratio of the geometric
+    means over seeds and its two-sided confidence interval (None below 2 seeds a side)."""
+
+    ratio: float
+    ci_low: float | None
+    ci_high: float | None
+
+    @property
+    def measurable(self) -> bool:
+        """The interval excludes 1. Without an interval nothing is measured: one seed a side says nothing of
+        how much a timing moves with the machine's load."""
+        return self.ci_low is not None and self.ci_high is not None and (self.ci_low > 1 or self.ci_high < 1)
+
+
+def ratio_of_geometric_means(a: Sequence[float], b: Sequence[float],
+                             confidence: float = CONFIDENCE) -> Ratio | None:
+    """exp(mean log b - mean log a), and exp of a Welch t-interval of that difference over seeds.
+
+    Logs because timings are positive and their noise multiplies (a loaded machine is some factor slower),
+    so the log of a timing is nearer normal and a ratio's interval is symmetric in log space: x 2 and x 0.5
+    are equally far from 1. Welch's standard error because two machines' timings need not spread alike, with
+    Hsu's conservative df, min(n_a, n_b) - 1, instead of Welch-Satterthwaite's: with 2 seeds against 10
+    from one log-normal, Satterthwaite's interval held 1 only 89-90 % of the time, so load noise would read
+    as a speed difference; Hsu's holds it at least 95 % of the time for any spreads (tests/test_compare_speed.py).
+    A log spread below ``NO_SPREAD`` (0.005 % of the timing) counts as none, as ``welch`` does. None without
+    a positive, finite value on each side (an estimator has no epochs).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not a.size or not b.size or not (np.all(np.isfinite(a) & (a > 0)) and np.all(np.isfinite(b) & (b > 0))):
+        return None
+    log_a, log_b = np.log(a), np.log(b)
+    ratio = math.exp(float(log_b.mean() - log_a.mean()))
+    if a.size < 2 or b.size < 2:
+        return Ratio(ratio, None, None)
+    test = replace(welch(log_a, log_b), df=np.asarray(min(a.size, b.size) - 1.0))
+    difference, half = float(test.difference), float(test.half_width(confidence))
+    return Ratio(ratio, math.exp(difference - half), math.exp(difference + half))
 
 
 def leave_one_out(reference, new) -> tuple[np.ndarray, np.ndarray, int]:

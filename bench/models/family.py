@@ -45,6 +45,10 @@ class Family:
         """A user's model checked once, before training; returns its input shape if it has one."""
         return None
 
+    def options_for(self, built: Any, options):
+        """How a user's model, as built, is trained by the fast path (a family without one ignores it)."""
+        return options
+
     def features(self, x: np.ndarray, spec) -> np.ndarray:
         """uint8 28x28 images as the model is fed them."""
         raise NotImplementedError
@@ -79,6 +83,12 @@ class Family:
 
     def compile_record(self, options) -> dict[str, Any]:
         """The fast-path options a run records (none for a family without them)."""
+        return {}
+
+    def compiled_with(self, model) -> dict[str, Any]:
+        """What a built model was compiled with, read from it (a Keras model's optimizer and learning rate),
+        recorded with the run's compile options: a user's factory may compile its model, and its params
+        then do not say which optimizer it trains with (the report showed '—')."""
         return {}
 
     def fit_settings(self, params: dict[str, Any]) -> tuple[int, int]:

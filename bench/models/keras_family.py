@@ -7,6 +7,7 @@ input of 28x28, 28x28x1 or 784 pixels, and names TensorFlow accepts in training.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import tempfile
@@ -72,6 +73,16 @@ class KerasFamily(Family):
         check_names(built, where)
         return shape
 
+    def options_for(self, built, options):
+        """Without XLA for a model with convolution or pooling layers, as the built-in cnn: XLA has no
+        deterministic max-pool gradient (the README's own small CNN failed every quick-profile run with
+        "MaxPool gradient ops do not yet have a deterministic XLA implementation"; smoke fits, under
+        ``JIT_MIN_STEPS``, never compile) and does not pay for convolutions on these CPUs."""
+        layers = built._flatten_layers(include_self=False, recursive=True)
+        if options.jit_compile is True and any(re.search("Conv|Pool", type(layer).__name__) for layer in layers):
+            return dataclasses.replace(options, jit_compile=False)
+        return options
+
     def features(self, x: np.ndarray, spec) -> np.ndarray:
         return reshape(x, spec.input_shape)
 
@@ -109,6 +120,10 @@ class KerasFamily(Family):
     def compile_record(self, options) -> dict[str, Any]:
         return options.as_dict()
 
+    def compiled_with(self, model) -> dict[str, Any]:
+        optimizer = getattr(model, "optimizer", None)
+        return {} if optimizer is None else optimizer_params(optimizer)
+
     def fit_settings(self, params: dict[str, Any]) -> tuple[int, int]:
         return params.get("epochs", 1), params.get("batch_size", 32)
 
@@ -145,6 +160,19 @@ def saved_bytes(model) -> bytes:
         tmp = Path(scratch) / "model.keras"
         plain.save(tmp)
         return tmp.read_bytes()
+
+
+def optimizer_params(optimizer) -> dict[str, Any]:
+    """A Keras optimizer as parameters: its class's name in lower case ('adam', as OPTIMIZERS spells the
+    built-ins) and its learning rate, or a schedule's class name (a schedule's rate changes every step)."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # mixed precision's loss-scaling wrapper
+    name, rate = type(optimizer).__name__.lower(), optimizer.get_config().get("learning_rate")
+    if isinstance(rate, dict):
+        return {"optimizer": name, "learning_rate_schedule": rate.get("class_name")}
+    if rate is None:
+        return {"optimizer": name}
+    # The rate is a float32 variable: its shortest decimal, 0.001 where Adam(1e-3) stores 0.0010000000474974513.
+    return {"optimizer": name, "learning_rate": float(str(np.float32(rate)))}
 
 
 def check_outputs(model, where: str) -> None:

@@ -143,7 +143,8 @@ def finalize(setup: ModelSetup) -> ModelSetup:
         raise BenchError(f"{where}: the factory returned {_a_type(built)}, neither a Keras model nor a "
                          "scikit-learn estimator", fix="return a keras.Model or an object with fit/predict/get_params")
     shape = family.check_built(built, where)
-    spec = dataclasses.replace(setup.spec, family=family, build=_bound(factory, setup.spec.factory), input_shape=shape)
+    spec = dataclasses.replace(setup.spec, family=family, build=_bound(factory, setup.spec.factory), input_shape=shape,
+                               options=family.options_for(built, setup.spec.options))
     return dataclasses.replace(setup, spec=spec)
 
 

@@ -12,6 +12,7 @@ With several seeds, per-class tables show the per-seed mean of each cell of scik
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,25 +21,33 @@ import numpy as np
 
 from bench.analysis.stats import Summary, metric_values, summarize
 from bench.errors import BenchError
-from bench.format import count, percent, plural, points, score, span, unbreakable
-from bench.report import figures, sections
+from bench.format import count, percent, score, span, unbreakable
+from bench.report import figures, glance, sections
 from bench.report.sections import Value, metric_text
 from bench.results import Manifest, RunResult, Study, load_study
 
 HEADLINE_ROWS = (("train_accuracy", "Train accuracy"), ("validation_accuracy", "Validation accuracy"),
                  ("test_accuracy", "Test accuracy"), ("train_loss", "Train loss"),
                  ("validation_loss", "Validation loss"), ("test_loss", "Test loss"),
-                 ("gap_train_test", "Overfitting gap (train − test accuracy)"), ("fit_s", "Fit time"),
-                 ("epoch_s", "Time per epoch"), ("images_per_s", "Inference speed"))
+                 ("gap_train_test", "Overfitting gap (train − test accuracy)"),
+                 ("fit_s", "Fit time (median over seeds)"),
+                 ("epoch_s", "Time per epoch, steady state (median over seeds)"),
+                 ("images_per_s", "Inference speed (median over seeds)"))
+# Speeds depend on whatever else the machine runs, and a t-interval over a few such seeds reaches 0 (the
+# baseline on a busy machine: 31,776 ± 28,290 images/s, 95 % CI 0 to 285,956); these rows show the median
+# over seeds and the seeds' range (min to max), figures that some seed measured.
+SPEED_ROWS = frozenset({"fit_s", "epoch_s", "images_per_s"})
 # Figures no file can vouch for: measured by the machine that wrote them, neither recomputed from the stored
 # predictions nor pinned by another stored figure (README, "Result files"). Marked once, with a note.
 UNVERIFIABLE = frozenset({"train_accuracy", "train_loss", "test_loss", "fit_s", "epoch_s", "images_per_s"})
-# (anchor and partial name, heading, Report attribute that must be non-empty for the section to show)
-SECTIONS = (("headline", "Headline results", "headline"), ("dataset", "Dataset", "dataset"),
-            ("models", "Architectures and hyperparameters", "models"), ("grid-search", "Grid search", "searches"),
-            ("learning-curves", "Learning curves", "curves"), ("per-class", "Per-class results", "per_class"),
-            ("predictions", "Predictions", "predictions"), ("seeds", "Seeds", "seeds"),
-            ("timing", "Timing", "timing"), ("environment", "Environment", "environment"))
+# (anchor and partial name, heading, Report attribute that must be non-empty for the section to show), in
+# reading order: the answer first, then what explains it; provenance (the dataset's digests and thumbnails,
+# the environment) is an appendix, which in the PDF of a 2-model smoke study had filled pages 2 and 14.
+SECTIONS = (("headline", "Headline results", "headline"),
+            ("models", "Architectures and hyperparameters", "models"), ("learning-curves", "Learning curves", "curves"),
+            ("per-class", "Per-class results", "per_class"), ("predictions", "Predictions", "predictions"),
+            ("grid-search", "Grid search", "searches"), ("seeds", "Seeds", "seeds"), ("timing", "Timing", "timing"))
+APPENDICES = (("dataset", "Dataset", "dataset"), ("environment", "Environment", "environment"))
 REPORT_COLUMNS = ("precision", "recall", "f1-score", "support")
 
 
@@ -68,6 +77,7 @@ class Report:
     outcome: list[dict]
     headline: list[dict]
     groups: list[str]
+    glance: list[dict] = field(default_factory=list)
     dataset: dict | None = None
     models: dict | None = None
     searches: list[dict] = field(default_factory=list)
@@ -82,9 +92,12 @@ class Report:
     def sections(self) -> list[dict]:
         """The sections to show, in order, each with its anchor, heading and partial template."""
         shown = []
-        for anchor, heading, attribute in SECTIONS:
-            if attribute == "headline" or getattr(self, attribute):
-                shown.append({"anchor": anchor, "heading": heading, "partial": f"partials/{anchor}.html"})
+        for appendix, table in ((False, SECTIONS), (True, APPENDICES)):
+            present = [(a, h) for a, h, attribute in table if attribute == "headline" or getattr(self, attribute)]
+            for index, (anchor, heading) in enumerate(present):
+                number = f"Appendix {'ABCDEFGH'[index]}" if appendix else str(index + 1)
+                shown.append({"anchor": anchor, "heading": heading, "number": number, "appendix": appendix,
+                              "partial": f"partials/{anchor}.html"})
         return shown
 
 
@@ -107,6 +120,14 @@ def summary_cell(metric: str, summary: Summary) -> dict:
     # A line may break before "±" only, never inside a number and its unit.
     text = f"{metric_text(metric, summary.mean)} ±\u00a0{metric_text(metric, summary.std, spread=True)}"
     return {"value": summary.mean, "text": text, "ci": ci, "n": summary.n}
+
+
+def speed_cell(metric: str, values: list[float]) -> dict:
+    """The median over seeds as text, the seeds' range (min to max) as a second line."""
+    median = statistics.median(values)
+    spread = "one seed: no range" if len(values) < 2 else "range " + span(metric_text(metric, min(values)),
+                                                                          metric_text(metric, max(values)))
+    return {"value": median, "text": metric_text(metric, median), "ci": spread, "n": len(values)}
 
 
 def load_groups(folders: list[Path], strict: bool) -> tuple[list[Study], list[Group], list[str]]:
@@ -139,70 +160,21 @@ def _model_rank(group: Group) -> int:
 
 
 def headline(groups: list[Group]) -> list[dict]:
-    """Rows of metrics, one cell per model: mean ± std over ok seeds with a 95 % interval."""
+    """Rows of metrics, one cell per model: mean ± std over ok seeds with a 95 % interval; speeds
+    (SPEED_ROWS) as the median over seeds with their range."""
     rows = []
     for metric, title in HEADLINE_ROWS:
         cells = []
         for group in groups:
             values = metric_values(group.ok_runs, metric)
-            cells.append({"model": group.label, **summary_cell(metric, summarize(values))} if values else
-                         {"model": group.label, "value": None, "text": "no ok run", "ci": "", "n": 0})
+            if not values:  # no ok run, or runs without it (an estimator has no epochs, one epoch no steady state)
+                cells.append({"model": group.label, "value": None, "text": "not measured" if group.ok_runs else
+                              "no ok run", "ci": "", "n": 0})
+                continue
+            cell = speed_cell(metric, values) if metric in SPEED_ROWS else summary_cell(metric, summarize(values))
+            cells.append({"model": group.label, **cell})
         rows.append({"metric": metric, "title": title, "cells": cells, "verifiable": metric not in UNVERIFIABLE})
     return rows
-
-
-def _noise_clause(a: Summary, b: Summary) -> str:
-    if a.n < 2 or b.n < 2:
-        return " With a single seed there is no confidence interval, so this difference is not yet confirmed."
-    seeds = f"{plural(a.n, 'seed')} each" if a.n == b.n else f"{a.n} and {plural(b.n, 'seed')}"
-    if a.ci_low <= b.ci_high and b.ci_low <= a.ci_high:
-        return f" The 95 % confidence intervals overlap ({seeds}), so the difference may be seed-to-seed noise."
-    return f" The 95 % confidence intervals do not overlap ({seeds})."
-
-
-def tuning_sentence(baseline: Summary, tuned: Summary, subject: str = "Tuning") -> dict:
-    """The plain outcome of tuning (or of one model against another) on test accuracy; ``worse``
-    flags a loss so the page can mark it."""
-    difference = tuned.mean - baseline.mean
-    change = f"({percent(baseline.mean)} → {percent(tuned.mean)})"
-    # A difference that rounds to 0.0 points (under 0.05) is no change, and no loss to flag.
-    unchanged = round(abs(difference) * 100, 1) == 0
-    if unchanged:
-        text = f"{subject} left test accuracy unchanged {change}."
-    elif difference < 0:
-        text = f"{subject} lowered test accuracy by {points(-difference, signed=False)} {change}."
-    else:
-        text = f"{subject} raised test accuracy by {points(difference, signed=False)} {change}."
-    return {"text": text + _noise_clause(baseline, tuned), "worse": difference < 0 and not unchanged}
-
-
-def outcome(groups: list[Group]) -> list[dict]:
-    """Plain sentences: tuning's effect per study, the best model, and the largest overfitting gap."""
-    sentences = []
-    ok = {(g.study, g.model): summarize(metric_values(g.ok_runs, "test_accuracy")) for g in groups if g.ok_runs}
-    prefix = (lambda study: "") if len({g.study for g in groups}) == 1 else (lambda study: f"{study}: ")
-    for group in groups:
-        spec = group.manifest.model_specs.get(group.model)
-        other = spec.compare_with if spec else None
-        if other and (group.study, other) in ok and (group.study, group.model) in ok:
-            subject = "Tuning" if spec.tuned else f"{group.model}, measured against {other},"
-            sentence = tuning_sentence(ok[(group.study, other)], ok[(group.study, group.model)], subject)
-            sentences.append({**sentence, "text": prefix(group.study) + sentence["text"]})
-    scored = [g for g in groups if g.ok_runs]
-    if scored:
-        best = max(scored, key=lambda g: ok[(g.study, g.model)].mean)
-        summary = ok[(best.study, best.model)]
-        sentences.append({"text": f"Best test accuracy: {best.label}, {percent(summary.mean)} ± "
-                          f"{points(summary.std, signed=False)} over {plural(summary.n, 'seed')}.", "worse": False})
-        gaps = {g.label: summarize(metric_values(g.ok_runs, "gap_train_test")).mean for g in scored}
-        label = max(gaps, key=gaps.get)
-        sentences.append({"text": f"Largest overfitting gap: {label}, train accuracy "
-                          f"{points(gaps[label], signed=False)} above test accuracy.", "worse": False})
-    failed = sum(1 for g in groups for r in g.runs if r.status == "failed")
-    if failed:
-        sentences.append({"text": f"{plural(failed, 'run')} failed: left out of every mean; see Seeds.",
-                          "worse": True})
-    return sentences
 
 
 def classification_table(run: RunResult) -> dict[str, Any]:
@@ -260,7 +232,8 @@ def build_report(folders: list[Path], strict: bool = False) -> Report:
     manifests = _primary_manifests(studies)
     report = Report(title=sections.title(manifests), studies=[m.study for m in manifests],
                     meta=sections.meta(manifests, groups), problems=problems,
-                    outcome=outcome(groups), headline=headline(groups), groups=[g.label for g in groups])
+                    outcome=glance.outcome(groups), headline=headline(groups), groups=[g.label for g in groups],
+                    glance=glance.glance_rows(groups))
     report.dataset = sections.dataset(manifests[0], groups)
     report.models = sections.models(groups)
     report.searches = sections.searches(manifests)

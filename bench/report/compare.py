@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.analysis.compare import Comparison
+from bench.analysis.compare_verdict import verdict
 from bench.analysis.significance import SEEDS_LIMIT
 from bench.analysis.stats import Summary
+from bench.format import unbreakable
 from bench.report.build import clip
 from bench.report.figures import Picture, figure_picture
 from bench.report.render import render_pdf, stylesheet, template_environment
@@ -56,7 +58,7 @@ def render_html(comparison: Comparison) -> str:
     return template_environment().get_template("compare.html").render(
         comparison=comparison, figure=accuracy_figure(comparison), css=stylesheet("compare.css"),
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), profiles_differ=len(profiles) > 1,
-        seeds_limit=SEEDS_LIMIT)
+        seeds_limit=SEEDS_LIMIT, verdict=verdict(comparison, glue=unbreakable))
 
 
 def write_comparison(comparison: Comparison, out: Path) -> tuple[Path, Path]:

@@ -101,50 +101,73 @@ def _candidate_positions(ax, values: Sequence[Any]) -> tuple[np.ndarray, bool]:
     return np.arange(len(values), dtype=float), False
 
 
+def accuracy_limits(means: Sequence[float], stds: Sequence[float]) -> tuple[float, float]:
+    """Y-limits in % that hold every mean ± 1 std given, padded; one pair serves every stage of a search
+    so that a gap looks as large in one stage panel as in the next (each panel zooming to its own data
+    would draw 76.34 vs 76.40 % as far apart as 70 vs 80 %)."""
+    pct, err = np.asarray(means, dtype=float) * 100, np.asarray(stds, dtype=float) * 100
+    low, high = float(np.min(pct - err)), float(np.max(pct + err))
+    pad = max(high - low, 1.0) * 0.08  # at least a tenth of a point of air, even when all scores agree
+    return low - pad, high + pad
+
+
+def _dots(ax, x: np.ndarray, means: Sequence[float], stds: Sequence[float], winner: int | None, line: bool,
+          ylim: tuple[float, float] | None) -> None:
+    """Candidates as dots with ± 1 fold std whiskers, the winner starred, on the given accuracy scale.
+
+    Only the std reaches here (not the number of folds), so the whiskers show the spread over folds,
+    not a confidence interval, and the legend says so.
+    """
+    pct, err = np.asarray(means, dtype=float) * 100, np.asarray(stds, dtype=float) * 100
+    order = np.argsort(x, kind="stable")
+    ax.errorbar(x[order], pct[order], yerr=err[order], fmt="o-" if line else "o", color=TRAIN_COLOR,
+                markersize=4, linewidth=0.8, capsize=3, label="mean ± 1 std over CV folds")
+    best = int(np.argmax(pct)) if winner is None else winner
+    # Under the whiskers (lower zorder): a winner's spread is the point of the chart, the star only names it.
+    ax.plot([x[best]], [pct[best]], marker="*", markersize=12, color=BEST_COLOR, linestyle="none", label="winner",
+            zorder=1.5)
+    ax.set_ylim(*(ylim or accuracy_limits(means, stds)))
+    # Above the axes: on a scale shared by several stages, "best" placement may still cover a whisker.
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False, borderaxespad=0.2)
+    ax.set_ylabel("CV accuracy (%)")
+
+
 @chart
-def one_param_chart(name: str, values: Sequence[Any], means: Sequence[float], stds: Sequence[float]) -> Figure:
-    """Mean CV accuracy of each candidate as a dot, ± 1 std over the CV folds as whiskers.
+def one_param_chart(name: str, values: Sequence[Any], means: Sequence[float], stds: Sequence[float],
+                    winner: int | None = None, ylim: tuple[float, float] | None = None) -> Figure:
+    """Mean CV accuracy of each candidate as a dot, ± 1 std over the CV folds as whiskers; ``winner``: the
+    index of the chosen candidate (default: the best mean); ``ylim``: the search's shared scale in %.
 
     Dots, not bars: a bar encodes by length, so its axis must start at 0, which squashes differences of a
-    few points; a dot's axis may zoom to the data. Only the std reaches this function (not the number of
-    folds), so the whiskers show the spread over folds, not a confidence interval, and say so.
+    few points; a dot's axis may zoom to the data.
     """
     fig = Figure(figsize=(WIDTH_IN * 0.62, 2.4), layout="constrained")
     ax = fig.add_subplot()
-    pct, err = np.asarray(means, dtype=float) * 100, np.asarray(stds, dtype=float) * 100
     x, numeric = _candidate_positions(ax, values)
-    order = np.argsort(x)
-    ax.errorbar(x[order], pct[order], yerr=err[order], fmt="o-" if numeric else "o", color=TRAIN_COLOR,
-                markersize=4, linewidth=0.8, capsize=3, label="mean ± 1 std over CV folds")
-    best = int(np.argmax(pct))
-    ax.plot([x[best]], [pct[best]], marker="*", markersize=12, color=BEST_COLOR, linestyle="none", label="best")
-    ax.legend(loc="best")
+    _dots(ax, x, means, stds, winner, numeric, ylim)
     ax.set_xlabel(param_label(name))
-    ax.set_ylabel("CV accuracy (%)")
     return fig
 
 
 @chart
-def two_param_heatmap(names: Sequence[str], rows: Sequence[Any], cols: Sequence[Any],
-                      scores: Mapping[tuple[Any, Any], float]) -> Figure:
-    """Mean CV accuracy for every pair of two hyperparameters, annotated in %."""
-    grid = np.full((len(rows), len(cols)), np.nan)
-    for (r, c), score in scores.items():
-        grid[rows.index(r), cols.index(c)] = score * 100
-    fig = Figure(figsize=(min(WIDTH_IN, 2.2 + 0.9 * len(cols)), 0.9 + 0.45 * len(rows)), layout="constrained")
+def candidates_chart(names: Sequence[str], candidates: Sequence[Sequence[Any]], means: Sequence[float],
+                     stds: Sequence[float], winner: int | None = None,
+                     ylim: tuple[float, float] | None = None) -> Figure:
+    """A stage tuning several parameters: one dot per candidate (± 1 fold std), in the given order,
+    labelled by its values one parameter per line; the same encoding and scale as ``one_param_chart``.
+
+    Not a heatmap: a colour scale fitted to a few close scores paints a 0.06-point gap as the full
+    range of the map, and hides the fold spread that says whether the gap means anything.
+    """
+    width = min(WIDTH_IN, max(WIDTH_IN * 0.62, 1.2 + 0.45 * len(candidates)))  # the axis label needs 4 in
+    fig = Figure(figsize=(width, 2.6), layout="constrained")
     ax = fig.add_subplot()
-    ax.grid(False)
-    image = ax.imshow(grid, cmap="viridis", aspect="auto")
-    middle = np.nanmean(grid)
-    for (i, j), value in np.ndenumerate(grid):
-        if not math.isnan(value):
-            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7.5,
-                    color="black" if value > middle else "white")
-    ax.set_xticks(range(len(cols)), [str(c) for c in cols])
-    ax.set_yticks(range(len(rows)), [str(r) for r in rows])
-    ax.set_xlabel(param_label(names[1]))
-    ax.set_ylabel(param_label(names[0]))
-    fig.colorbar(image, ax=ax, label="mean CV accuracy (%)", fraction=0.05, pad=0.03)
+    x = np.arange(len(candidates), dtype=float)
+    ax.set_xticks(x, ["\n".join(str(v) for v in values) for values in candidates])
+    ax.set_xlim(-0.5, len(candidates) - 0.5)
+    _dots(ax, x, means, stds, winner, False, ylim)
+    # Tick labels stack one value per parameter, so the axis says which line is which.
+    ax.set_xlabel("; ".join(f"line {i + 1}: {param_label(n)}" for i, n in enumerate(names)))
     return fig
 
 

@@ -7,6 +7,7 @@ A builder returns an empty value when it has nothing to show, so the section is 
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,19 @@ import numpy as np
 
 from bench.analysis.stats import metric_values, summarize
 from bench.data import unofficial_files
-from bench.format import MISSING, count, flops, format_duration, metric, percent, plural, unbreakable
+from bench.format import (
+    MISSING,
+    NBSP,
+    count,
+    flops,
+    format_duration,
+    metric,
+    percent,
+    plural,
+    points,
+    span,
+    unbreakable,
+)
 from bench.report import figures
 from bench.results import Environment, ImageSet, Manifest, RunResult, Stage, Study
 
@@ -150,16 +163,25 @@ def models(groups: list[Group]) -> dict | None:
                       "total": r.total_params, "flops": flops(r.flops_per_image), "factory": r.factory,
                       "source": r.source_sha256, "estimator": r.estimator}
                      for g, r in firsts if r.architecture or r.estimator]
-    rows = []
+    rows, shown = [], set()
     for source in ("hyperparameters", "compile_options"):
-        names = list(dict.fromkeys(k for g, _ in firsts for r in g.runs for k in getattr(r, source)))
+        names = [k for k in dict.fromkeys(k for g, _ in firsts for r in g.runs for k in getattr(r, source))
+                 if k not in shown]  # a compile option that is also a hyperparameter has the hyperparameter's row
+        shown.update(names)
         for name in names:
             cells = []
             for g, _ in firsts:
-                values = list(dict.fromkeys(text_of(getattr(r, source).get(name)) for r in g.runs))
+                values = list(dict.fromkeys(text_of(_setting(r, source, name)) for r in g.runs))
                 cells.append(values[0] if len(values) == 1 else "varies by seed: " + " / ".join(values))
             rows.append({"name": name, "source": source.replace("_", " "), "cells": cells})
     return {"labels": [g.label for g, _ in firsts], "architectures": architectures, "rows": rows}
+
+
+def _setting(run, source: str, name: str):
+    """A run's value of one setting. A model compiled by a user's factory has no optimizer or learning rate
+    among its hyperparameters, only among the compile options read from it: its row shows those (not '—')."""
+    value = getattr(run, source).get(name)
+    return run.compile_options.get(name) if value is None and source == "hyperparameters" else value
 
 
 def _layer_row(layer) -> dict:
@@ -171,8 +193,9 @@ def _layer_row(layer) -> dict:
             "flops": count(layer.flops) if layer.flops else ""}
 
 
-def stage_section(stage: Stage) -> dict:
-    """One grid-search stage: every candidate's scores (table) and a chart of mean CV accuracy."""
+def stage_section(stage: Stage, ylim: tuple[float, float] | None = None) -> dict:
+    """One grid-search stage: every candidate's scores (table), whether its winner stands out of the fold
+    noise (a sentence) and a chart of mean CV accuracy (on ``ylim``, the search's shared scale in %)."""
     cv, names = stage.cv_results, list(stage.param_grid)
     n = len(cv.get("params", []))
     splits = sorted((k for k in cv if k.startswith("split") and k.endswith("_test_score")),
@@ -192,7 +215,7 @@ def stage_section(stage: Stage) -> dict:
             "n_folds": stage.n_folds, "wall": _duration(stage.wall_s, digits=1),
             "best_score": unbreakable(percent(stage.best_score)),
             "best": ", ".join(f"{k} = {text_of(v)}" for k, v in stage.best_params.items()),
-            "chart": stage_chart(stage, names)}
+            "verdict": stage_verdict(stage), "chart": stage_chart(stage, names, ylim)}
 
 
 def _final_candidates(cv: dict) -> dict[str, int]:
@@ -203,19 +226,100 @@ def _final_candidates(cv: dict) -> dict[str, int]:
     return last
 
 
-def stage_chart(stage: Stage, names: list[str]) -> str | None:
-    """A line/bar chart for one tuned parameter, a heatmap for two, nothing for more."""
-    cv = stage.cv_results
-    rows = [cv["params"][i] | {"_mean": cv["mean_test_score"][i], "_std": cv["std_test_score"][i]}
-            for i in _final_candidates(cv).values() if cv["mean_test_score"][i] is not None]
+def _scored(cv: dict, indices) -> list[dict]:
+    """The rows at ``indices`` that have a score, as the candidate's parameters plus its mean and fold std."""
+    return [cv["params"][i] | {"_mean": cv["mean_test_score"][i], "_std": cv["std_test_score"][i]}
+            for i in indices if cv["mean_test_score"][i] is not None]
+
+
+def _winner_index(rows: list[dict], best: dict) -> int | None:
+    found = [i for i, r in enumerate(rows) if all(r.get(k) == v for k, v in best.items())]
+    return found[0] if found else None
+
+
+def stage_chart(stage: Stage, names: list[str],
+                ylim: tuple[float, float] | None = None) -> figures.Picture | None:
+    """Dots ± fold std per candidate, winner starred: over the values of one tuned parameter, or over the
+    candidates of two (labelled by both values); nothing for more."""
+    rows = _scored(stage.cv_results, _final_candidates(stage.cv_results).values())
     if not rows or len(names) not in (1, 2):
         return None
+    means, stds = [r["_mean"] for r in rows], [r["_std"] for r in rows]
+    winner = _winner_index(rows, stage.best_params)
     if len(names) == 1:
-        return figures.one_param_chart(names[0], [r.get(names[0]) for r in rows], [r["_mean"] for r in rows],
-                                       [r["_std"] for r in rows])
-    axes = [list(dict.fromkeys(text_of(v) for v in stage.param_grid[name])) for name in names]
-    scores = {(text_of(r.get(names[0])), text_of(r.get(names[1]))): r["_mean"] for r in rows}
-    return figures.two_param_heatmap(names, axes[0], axes[1], scores)
+        return figures.one_param_chart(names[0], [r.get(names[0]) for r in rows], means, stds, winner=winner,
+                                       ylim=ylim)
+    labels = [[text_of(r.get(name)) for name in names] for r in rows]
+    return figures.candidates_chart(names, labels, means, stds, winner=winner, ylim=ylim)
+
+
+# The winner is "clear" when its lead over the runner-up exceeds this many standard errors of the difference:
+# about a two-sided 95 % bound, no finer, since fold scores are not independent (the folds share data).
+NOISE_SE = 2
+
+
+def _contest(stage: Stage) -> tuple[list[dict], str]:
+    """The scored candidates the winner is judged among, best first, and where (for the sentence).
+
+    Exhaustive: all of them. Successive halving: the last round that scored two or more, because rounds
+    differ in training images and scores of different rounds do not compare; the winner tops that round.
+    """
+    cv = stage.cv_results
+    rounds = cv.get("iter") or [0] * len(cv.get("params", []))
+    by_round: dict[Any, list[int]] = {}
+    for i, r in enumerate(rounds):
+        by_round.setdefault(r, []).append(i)
+    contested = [r for r, rows in by_round.items() if len(_scored(cv, rows)) > 1]
+    if not contested:
+        return sorted(_scored(cv, _final_candidates(cv).values()), key=lambda r: -r["_mean"]), ""
+    last = max(contested)
+    rows = sorted(_scored(cv, by_round[last]), key=lambda r: -r["_mean"])  # stable: ties keep grid order
+    if "iter" not in cv:
+        return rows, ""
+    images = count(cv["n_resources"][by_round[last][0]]) if "n_resources" in cv else MISSING
+    return rows, f" (successive halving, round {last + 1} of {len(by_round)}, on {images} training images)"
+
+
+def stage_verdict(stage: Stage) -> str:
+    """One sentence: whether the stage's winner is distinguishable from the runner-up given the fold spread.
+
+    Its lead is compared with ``NOISE_SE`` standard errors of the difference of the two means over k folds,
+    sqrt((s1² + s2²) / (k - 1)): scikit-learn's fold std s divides by k, so s² / (k - 1) is the sample
+    variance over k folds divided by k, the variance of a mean of k independent folds.
+    """
+    rows, where = _contest(stage)
+    head = f"Stage {stage.index}{where}"
+    if len(rows) < 2:
+        only = ", ".join(f"{k} = {text_of(v)}" for k, v in stage.best_params.items())
+        return f"{head}: one candidate ({only}), so nothing to choose."
+    winner, runner = rows[0], rows[1]
+    lead = winner["_mean"] - runner["_mean"]
+    if stage.n_folds < 2:
+        verdict = f"no fold spread to judge by (lead {_points(lead)}, {plural(stage.n_folds, 'fold')})"
+    else:
+        noise = NOISE_SE * ((winner["_std"] ** 2 + runner["_std"] ** 2) / (stage.n_folds - 1)) ** 0.5
+        judged = "clear winner" if lead > noise else "within fold noise"
+        verdict = f"{judged} (lead {_points(lead)}, noise ±{NBSP}{_points(noise)})"
+    return (f"{head}: winner {_candidate_text(winner, runner)} vs runner-up {_candidate_text(runner, winner)}: "
+            f"{verdict}.")
+
+
+def _points(difference: float) -> str:
+    return unbreakable(points(difference, signed=False))
+
+
+def _candidate_text(row: dict, other: dict) -> str:
+    """A candidate's mean ± fold std, and the parameter values that set it apart from ``other``."""
+    differs = ", ".join(unbreakable(f"{k} = {text_of(v)}") for k, v in row.items() if not k.startswith("_") and
+                        other.get(k) != v)
+    return f"{unbreakable(percent(row['_mean']))} ±{NBSP}{_points(row['_std'])}" + (f" ({differs})" if differs else "")
+
+
+def stage_sections(stages: list[Stage]) -> list[dict]:
+    """Every stage of one search, their charts on one accuracy scale so that gaps compare across stages."""
+    rows = [r for s in stages for r in _scored(s.cv_results, _final_candidates(s.cv_results).values())]
+    ylim = figures.accuracy_limits([r["_mean"] for r in rows], [r["_std"] for r in rows]) if rows else None
+    return [stage_section(s, ylim) for s in stages]
 
 
 def searches(manifests: list[Manifest]) -> list[dict]:
@@ -232,7 +336,7 @@ def searches(manifests: list[Manifest]) -> list[dict]:
                           "search": SEARCH_NAMES.get(manifest.search, manifest.search),
                           "seed": tunings[0].seed, "repeated": len(tunings) > 1,
                           "tuning_seeds": [t.seed for t in tunings],
-                          "best": best, "stages": [stage_section(s) for s in tunings[0].stages]})
+                          "best": best, "stages": stage_sections(tunings[0].stages), "noise_se": NOISE_SE})
     return found
 
 
@@ -287,23 +391,52 @@ def seeds(groups: list[Group]) -> dict | None:
     return {"columns": SEED_COLUMNS, "rows": rows, "figure": strip}
 
 
-SPEED_COLUMNS = ("epoch_s", "fit_s", "images_per_s")
 DEFAULT_THREADS = "TensorFlow's default"
+ONE_TIMING = "one timing, not a repeated measurement"
+
+
+def _means(runs: list[RunResult], names: tuple[str, ...]) -> list[str]:
+    """Each metric's mean over the runs that have it; "—" where none has (an estimator has no epochs, a
+    one-epoch run no steady state)."""
+    return [metric_text(m, summarize(values).mean) if (values := metric_values(runs, m)) else MISSING
+            for m in names]
+
+
+def inference_cells(runs: list[RunResult]) -> list[str]:
+    """Inference speed from every timed pass of the runs, pooled over seeds: the median pass, the range
+    from the slowest pass to the fastest, and how many passes each seed timed (a file from before schema 4
+    timed one: ONE_TIMING)."""
+    speeds = [r.data.n_test / s for r in runs for s in r.timings.inference_repeats_s if s > 0]
+    if not speeds:
+        return [MISSING] * 3
+    spread = span(metric_text("images_per_s", min(speeds)), metric_text("images_per_s", max(speeds)))
+    return [metric_text("images_per_s", statistics.median(speeds)), spread if len(speeds) > 1 else MISSING,
+            _timed_passes(runs)]
+
+
+def _timed_passes(runs: list[RunResult]) -> str:
+    counts = sorted({len(r.timings.inference_repeats_s) for r in runs})
+    if counts == [1]:
+        return ONE_TIMING
+    return f"{counts[0]} per seed" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} per seed"
 
 
 def _speed_texts(runs: list[RunResult]) -> list[str]:
-    """Mean time per epoch, fit time and inference speed over ok runs; "—" where no run has one (an
-    estimator has no epochs)."""
-    return [metric_text(m, summarize(values).mean) if (values := metric_values(runs, m)) else MISSING
-            for m in SPEED_COLUMNS]
+    """Steady-state time per epoch and fit time (means over runs), and the median timed inference pass."""
+    return [*_means(runs, ("epoch_s", "fit_s")), inference_cells(runs)[0]]
+
+
+MIN_EPOCHS_DRAWN = 4
 
 
 def timing(groups: list[Group], manifests: list[Manifest]) -> dict | None:
     """Training and inference times per model (and per host or worker where runs were spread), per-epoch
-    times, tuning time per stage, and each study's wall time, threads and sessions."""
-    models = [{"label": g.label, "n": len(g.ok_runs), "cells": [
-        *_speed_texts(g.ok_runs), metric_text("inference_s", np.mean([r.timings.inference_s for r in g.ok_runs]))]}
-        for g in groups if g.ok_runs]
+    times, tuning time per stage, and each study's wall time, threads and sessions. Epochs: the steady state
+    (epochs 2..n) and the first epoch (which traces and compiles) apart, means over seeds; inference: the
+    median and range of every timed pass, pooled over seeds (``inference_cells``)."""
+    models = [{"label": g.label, "n": len(g.ok_runs),
+               "cells": [*_means(g.ok_runs, ("epoch_s", "first_epoch_s", "fit_s")), *inference_cells(g.ok_runs)]}
+              for g in groups if g.ok_runs]
     per_epoch = {g.label: _mean_epoch_seconds(g) for g in groups if g.ok_runs and all(r.history for r in g.ok_runs)}
     stages = [{"study": m.study, "seed": t.seed, "index": s.index, "name": s.name,
                "candidates": len(_final_candidates(s.cv_results)), "folds": s.n_folds,
@@ -316,7 +449,11 @@ def timing(groups: list[Group], manifests: list[Manifest]) -> dict | None:
                for m in manifests]
     if not models and not stages:
         return None
-    return {"models": models, "figure": figures.epoch_times(per_epoch), "stages": stages, "studies": studies,
+    # A line through 2 or 3 epochs says nothing the table's first and steady columns do not (and took a
+    # quarter page of a smoke report); over more epochs it shows drift, a busy spell, throttling.
+    drawn = max(map(len, per_epoch.values()), default=0) >= MIN_EPOCHS_DRAWN
+    figure = figures.epoch_times(per_epoch) if drawn else None
+    return {"models": models, "figure": figure, "stages": stages, "studies": studies,
             "places": speed_by_place(groups), "sessions": sessions(manifests)}
 
 
@@ -373,7 +510,17 @@ def environments(studies: list[Study], groups: list[Group]) -> list[dict]:
             fields = [(name, _env_text(value)) for name, value in env.model_dump().items() if name != "packages"]
             found[key] = {"fields": fields, "packages": sorted(env.packages.items()), "sources": []}
         found[key]["sources"].append(source)
-    return list(found.values())
+    shown = list(found.values())
+    return shown[:1] + [_difference_from(shown[0], env) for env in shown[1:]]
+
+
+def _difference_from(first: dict, env: dict) -> dict:
+    """Another environment as the fields and packages in which it differs from the first: a second
+    environment usually differs in one or two fields, and a second full table hid which (issue 18)."""
+    fields, packages = dict(first["fields"]), dict(first["packages"])
+    return {**env, "fields": [(n, v) for n, v in env["fields"] if fields.get(n) != v],
+            "packages": [(n, v) for n, v in env["packages"] if packages.get(n) != v]
+            + [(n, "not installed") for n in packages if n not in dict(env["packages"])]}
 
 
 def _env_text(value: Any) -> str:

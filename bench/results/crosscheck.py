@@ -4,16 +4,18 @@ stored figure that must agree with them in every honest run.
 Each pair below holds exactly in every run the harness writes (measured on the committed studies and
 on fresh smoke and quick runs): a run file's model and seed and its file name and split; the model's
 parameter count and the sum of its layers'; the mean epoch time and its epoch times; inference speed
-and inference time; the last epoch's validation accuracy and loss and the stored validation figures;
-the hyperparameters and the manifest's (its model's parameters, or its search's winners); every
-probability in [0, 1] and at least 1/10 (it is the largest of ten class probabilities); the stored
-mistakes and the predictions. What no pair pins (fit and epoch seconds, losses, train accuracy) is
-measured, and said to be unverifiable (README, "Result files").
+and inference time; inference time and the median of its timed passes; the last epoch's validation
+accuracy and loss and the stored validation figures; the hyperparameters and the manifest's (its model's
+parameters, or its search's winners); every probability in [0, 1] and at least 1/10 (it is the largest of
+ten class probabilities); the stored mistakes and the predictions. What no pair pins (fit and epoch seconds,
+each timed inference pass, losses, train accuracy) is measured, and said to be unverifiable (README,
+"Result files").
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +82,20 @@ def timings(run: RunResult, path: Path) -> list[Contradiction]:
     if t.inference_s > 0 and not math.isclose(t.images_per_s, run.data.n_test / t.inference_s, rel_tol=1e-9):
         found.append(Contradiction(path, "timings.images_per_s", t.images_per_s, run.data.n_test / t.inference_s,
                                    "data.n_test / timings.inference_s"))
-    return found
+    return found + inference_repeats(run, path)
+
+
+def inference_repeats(run: RunResult, path: Path) -> list[Contradiction]:
+    """The stored inference time is the median of the timed passes, and there is at least one."""
+    t = run.timings
+    if not t.inference_repeats_s:
+        return [Contradiction(path, "timings.inference_repeats_s", [], "at least one timing",
+                              "a measured timings.inference_s")]
+    median = statistics.median(t.inference_repeats_s)
+    if not math.isclose(t.inference_s, median, rel_tol=1e-9):
+        return [Contradiction(path, "timings.inference_s", t.inference_s, median,
+                              "the median of timings.inference_repeats_s")]
+    return []
 
 
 def history(run: RunResult, path: Path) -> list[Contradiction]:

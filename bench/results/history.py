@@ -110,14 +110,14 @@ class RunFigures(Record):
     f1: list[float]  # per class, in the entry's class_names order
     epoch_s: float | None  # steady state: mean epoch time leaving out the first (tracing, compiling); None
     # for an estimator (no epochs) or a one-epoch run (no steady state to see)
-    images_per_s: float  # inference on the test set
+    images_per_s: float  # inference on the test set: test images over the median timed pass
     total_params: int | None
     flops_per_image: int | None  # forward pass; None where the run did not count them
 
     @classmethod
     def of(cls, run: RunResult) -> RunFigures:
-        m, seconds = run.metrics, run.history.epoch_seconds if run.history else []
-        steady = sum(seconds[1:]) / (len(seconds) - 1) if len(seconds) > 1 else None
+        m = run.metrics
+        steady = run.history.steady_epoch_s if run.history else None  # as METRICS["epoch_s"] reads it
         return cls(model=run.model, seed=run.seed, test_accuracy=m.test.accuracy, test_loss=m.test.loss,
                    validation_accuracy=m.validation.accuracy, validation_loss=m.validation.loss,
                    train_accuracy=m.train.accuracy, train_loss=m.train.loss,

@@ -53,14 +53,29 @@ def _manifest_v2_to_v3(payload: dict) -> dict:
     return payload
 
 
+def _run_v3_to_v4(payload: dict) -> dict:
+    """Schema 4 keeps every timed inference pass; a schema-3 run timed one, its inference_s, so that one
+    is its only repeat (the report calls it one timing, not a repeated measurement)."""
+    payload = dict(payload, schema_version=4)
+    timings = payload.get("timings")
+    if isinstance(timings, dict) and "inference_repeats_s" not in timings and "inference_s" in timings:
+        payload["timings"] = {**timings, "inference_repeats_s": [timings["inference_s"]]}
+    return payload
+
+
+def _manifest_v3_to_v4(payload: dict) -> dict:
+    """Schema 4 changed run files only; the manifest shares their number, its content unchanged."""
+    return dict(payload, schema_version=4)
+
+
 def _renumbered(payload: dict) -> dict:
     """perf.json's versions 1 and 2 were the run files' numbers, which it shared: its content did not change."""
     return dict(payload, schema_version=payload["schema_version"] + 1)
 
 
 MIGRATIONS: dict[str, dict[int, Callable[[dict], dict]]] = {
-    "run": {1: _run_v1_to_v2, 2: _run_v2_to_v3},
-    "manifest": {1: _manifest_v1_to_v2, 2: _manifest_v2_to_v3},
+    "run": {1: _run_v1_to_v2, 2: _run_v2_to_v3, 3: _run_v3_to_v4},
+    "manifest": {1: _manifest_v1_to_v2, 2: _manifest_v2_to_v3, 3: _manifest_v3_to_v4},
     "perf": {1: _renumbered, 2: _renumbered},
     "reference": {},
     "history-entry": {},  # bench.results.history; version 1 is its first

@@ -158,7 +158,12 @@ def run(env: UnitEnv, dataset, setup: ModelSetup, unit: RunUnit, progress: Progr
     record = work.run_record(env, dataset, setup, unit, split, _environment(), where())
     try:
         fields = work.train(env, setup, unit, split, progress)
-        return RunResult(status="ok", **fields, **record, finished=now())
+        # Read once it has trained, not from the environment this process cached before its first unit:
+        # whether op determinism was on while this run trained.
+        record["environment"] = record["environment"].model_copy(
+            update={"op_determinism": environment.op_determinism_enabled()})
+        # The trained run's fields complete its record (its compile options: what the built model was compiled with).
+        return RunResult(status="ok", **{**record, **fields}, finished=now())
     except Exception as exc:  # a run that fails is recorded, the study goes on
         progress.say(traceback.format_exc())
         return RunResult(status="failed", error=f"{type(exc).__name__}: {exc}", finished=now(), **record)

@@ -67,6 +67,8 @@ def train(env, setup: ModelSetup, unit, split, progress: Progress) -> dict[str, 
     spec, family, seed, params = setup.spec, setup.spec.family, unit.seed, unit.params
     training.seed_everything(seed)  # NumPy's global stream too, for estimators that read it
     model = family.build(spec, params, seed, options_for(env, setup))
+    # Read from the built model: a user's factory may have compiled it, and then no parameter names its optimizer.
+    compiled = {**family.compile_record(options_for(env, setup)), **family.compiled_with(model)}
     if family.epochs:
         bar = progress.bar(params["epochs"], f"{setup.name} seed {seed}", "epoch")
     else:
@@ -83,8 +85,8 @@ def train(env, setup: ModelSetup, unit, split, progress: Progress) -> dict[str, 
     history = outcome.fitted.history
     epoch_s = sum(history.epoch_seconds) / len(history.epoch_seconds) if history else None
     fields = _outcome_fields(metrics, test, outcome.fit_seconds, epoch_s, len(split.y_test))
-    return {**fields, **family.describe(model), **({"saved_model": saved} if saved else {}),
-            **({"history": history} if history else {})}
+    return {**fields, **family.describe(model), "compile_options": compiled,
+            **({"saved_model": saved} if saved else {}), **({"history": history} if history else {})}
 
 
 def _outcome_fields(metrics, test, fit_s: float, epoch_s: float | None, n_test: int) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def _outcome_fields(metrics, test, fit_s: float, epoch_s: float | None, n_test: 
         gaps=Gaps(train_minus_test=metrics.train.accuracy - metrics.test.accuracy,
                   train_minus_validation=metrics.train.accuracy - metrics.validation.accuracy),
         timings=Timings(fit_s=fit_s, epoch_s_mean=epoch_s, inference_s=test.inference_seconds,
-                        images_per_s=n_test / test.inference_seconds),
+                        images_per_s=n_test / test.inference_seconds, inference_repeats_s=test.inference_repeats),
     )
 
 
