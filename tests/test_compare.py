@@ -167,3 +167,15 @@ def test_compare_bad_inputs_exit_2(smoke_study, cli, tmp_path):
         path.write_text(json.dumps({**json.loads(path.read_text()), "status": "failed", "error": "boom"}))
     done = cli("compare", str(smoke_study), str(failed))
     assert done.returncode == 2 and f"{failed}: no successful run to compare" in done.stderr
+
+
+def test_the_comparison_pdf_splits_no_row_and_leaves_no_page_nearly_empty(smoke_study, other_study):
+    """A compare table row once split across two PDF pages (issue 18); checked on WeasyPrint's own layout."""
+    import pagelayout
+
+    from bench.report.compare import render_html
+
+    document = pagelayout.layout(render_html(compare(load_studies([smoke_study, other_study]))))
+    assert pagelayout.split_rows(document) == []
+    assert pagelayout.near_empty_pages(document) == []
+    assert len(document.pages) <= 4, len(document.pages)  # 3 pages when written

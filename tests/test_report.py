@@ -344,6 +344,10 @@ def test_a_study_without_one_readable_run_is_an_error(smoke_study, tmp_path):
         build_report([folder])
 
 
+def plain(text: str) -> str:
+    return text.replace("\xa0", " ")
+
+
 def paired_versus(a: list[float], b: list[float]) -> Versus:
     return Versus("baseline", summarize(a), summarize(b), paired_difference(a, b), True, len(a))
 
@@ -353,17 +357,30 @@ def test_a_tuning_loss_is_said_plainly_with_the_interval_of_the_difference():
                     False, 1)
     sentence = change_sentence(single, "Tuning")
     assert not sentence["worse"]  # not confirmed: nothing to mark
-    assert sentence["text"] == ("Tuning lowered test accuracy by 3.40 points (89.10 % → 85.70 %); with a single "
+    assert plain(sentence["text"]) == ("Tuning lowered test accuracy by 3.40 points (89.10 % → 85.70 %); with a single "
                                 "seed there is no interval, so the difference is not yet confirmed.")
     gain = change_sentence(paired_versus([0.80, 0.81, 0.82], [0.90, 0.92, 0.92]), "Tuning")
     assert not gain["worse"]
-    assert gain["text"] == ("Tuning raised test accuracy by 10.33 points (81.00 % → 91.33 %); the 95 % interval of "
+    assert plain(gain["text"]) == ("Tuning raised test accuracy by 10.33 points (81.00 % → 91.33 %); the 95 % interval of "
                             "the difference, paired over 3 seeds, is +8.90 to +11.77 points: beyond seed noise.")
     noisy = change_sentence(paired_versus([0.80, 0.83, 0.78], [0.81, 0.80, 0.81]), "mine, measured against baseline,")
-    assert noisy["text"].startswith("mine, measured against baseline, raised test accuracy by 0.33 points")
-    assert noisy["text"].endswith("within seed noise.") and not noisy["worse"]
+    assert plain(noisy["text"]).startswith("mine, measured against baseline, raised test accuracy by 0.33 points")
+    assert plain(noisy["text"]).endswith("within seed noise.") and not noisy["worse"]
     loss = change_sentence(paired_versus([0.90, 0.92, 0.92], [0.80, 0.81, 0.82]), "Tuning")
-    assert loss["worse"] and loss["text"].startswith("Tuning lowered test accuracy by 10.33 points")
+    assert loss["worse"] and plain(loss["text"]).startswith("Tuning lowered test accuracy by 10.33 points")
+
+
+def test_the_pdf_splits_no_row_and_leaves_no_page_nearly_empty(rendered):
+    """Read from WeasyPrint's layout of the report (tests/pagelayout.py): a table row cut by a page break,
+    or a page under a third full that does not end a section. The smoke study's PDF was 14 pages, with
+    stage 6 alone on page 7; now 12 (a 2-model smoke study, 1,000 test images)."""
+    import pagelayout
+
+    _, html, pdf = rendered
+    document = pagelayout.layout(html)
+    assert pagelayout.split_rows(document) == []
+    assert pagelayout.near_empty_pages(document) == []
+    assert len(PdfReader(BytesIO(pdf)).pages) == len(document.pages) <= 12
 
 
 def test_page_one_answers_the_four_questions_for_every_model(rendered):
@@ -375,7 +392,7 @@ def test_page_one_answers_the_four_questions_for_every_model(rendered):
     assert baseline["worst"].startswith("worst: seed ") and baseline["stable"].startswith("3 seeds, range ")
     assert any("per epoch after the first" in part for part in baseline["fast"])
     assert any(part.endswith("images/s at inference") for part in baseline["fast"])
-    texts = [s["text"] for s in report.outcome]
+    texts = [plain(s["text"]) for s in report.outcome]
     assert texts[0].startswith("Tuning ") and "paired over 3 seeds" in texts[0]
     assert texts[1].startswith("Best test accuracy: ") and "; ahead of " in texts[1]
     assert texts[2].startswith("How fast on this machine (medians over seeds): baseline ")

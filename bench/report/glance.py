@@ -21,7 +21,27 @@ from dataclasses import dataclass
 
 from bench.analysis.significance import Difference, difference_of_means, paired_difference
 from bench.analysis.stats import METRICS, Summary, metric_values, summarize
-from bench.format import MISSING, format_duration, percent, plural, points, span, speed
+from bench.format import MISSING, format_duration, plural, span, unbreakable
+from bench.format import percent as _percent
+from bench.format import points as _points
+from bench.format import speed as _speed
+
+
+def percent(value: float) -> str:
+    """The formatters of bench.format, their number and unit kept on one line (a range wrapped before '%')."""
+    return unbreakable(_percent(value))
+
+
+def points(value: float, signed: bool = True) -> str:
+    return unbreakable(_points(value, signed))
+
+
+def speed(value: float) -> str:
+    return unbreakable(_speed(value))
+
+
+def seconds(value: float) -> str:
+    return unbreakable(format_duration(value, digits=2))
 
 
 def by_seed(group, metric: str = "test_accuracy") -> dict[int, float]:
@@ -53,7 +73,7 @@ class Versus:
             return "with a single seed there is no interval, so the difference is not yet confirmed"
         how = f"paired over {plural(self.n, 'seed')}" if self.paired else f"over {self.a.n} and {self.b.n} seeds"
         verdict = "within seed noise" if self.within_noise else "beyond seed noise"
-        low, high = points(d.ci_low).replace(" points", ""), points(d.ci_high)
+        low, high = _points(d.ci_low).replace(" points", ""), points(d.ci_high)
         return f"the 95 % interval of the difference, {how}, is {span(low, high)}: {verdict}"
 
 
@@ -118,12 +138,12 @@ def speed_parts(group) -> list[str]:
     parts = []
     steady, first = _median(group, "epoch_s"), _median(group, "first_epoch_s")
     if steady is not None:
-        parts.append(f"{format_duration(steady, digits=2)} per epoch after the first"
-                     + (f" (first: {format_duration(first, digits=2)}, with compiling)" if first is not None else ""))
+        parts.append(f"{seconds(steady)} per epoch after the first"
+                     + (f" (first: {seconds(first)}, with compiling)" if first is not None else ""))
     elif first is not None:
-        parts.append(f"one epoch: {format_duration(first, digits=2)}, with compiling")
+        parts.append(f"one epoch: {seconds(first)}, with compiling")
     if steady is None and first is None and _median(group, "fit_s") is not None:
-        parts.append(f"fit {format_duration(_median(group, 'fit_s'), digits=2)}")
+        parts.append(f"fit {seconds(_median(group, 'fit_s'))}")
     images = _median(group, "images_per_s")
     if images is not None:
         parts.append(f"{speed(images)} at inference")
