@@ -60,11 +60,6 @@ def start(threads: int | None) -> None:
     _threads.append(threads)
 
 
-def started() -> bool:
-    """Whether ``start`` has run in this process (its thread count is then fixed)."""
-    return bool(_threads)
-
-
 def threads_in_use() -> int | None:
     """The count given to ``start`` in this process; None if not started or left at the default."""
     return _threads[0] if _threads else None

@@ -31,7 +31,7 @@ def _frames(stream: io.StringIO) -> list[str]:
 def test_a_redirected_study_writes_one_plain_line_per_unit_and_no_escape_codes():
     log, clock = io.StringIO(), FakeClock()
     progress = Progress(stream=log)
-    bar = StudyBar(progress, work_s=30.0, count=3, clock=clock)
+    bar = StudyBar(progress, work_s=30.0, count=3, before_s=5.0, clock=clock)
     epochs = progress.bar(2, "baseline seed 0", "epoch")  # a unit's own bar: off in a log
     epochs.update(1)
     epochs.close()
@@ -41,9 +41,9 @@ def test_a_redirected_study_writes_one_plain_line_per_unit_and_no_escape_codes()
     bar.finish()
     bar.close()
     assert log.getvalue().splitlines() == [
-        "1/3 units, 33 % of the estimated work, 10 s so far, about 20 s left",
-        "2/3 units, 67 % of the estimated work, 20 s so far, about 10 s left",
-        "3/3 units, 100 % of the estimated work, 30 s so far"]
+        "1/3 units, 33 % of the estimated work, 15 s so far, about 20 s left",  # 5 s of start-up before
+        "2/3 units, 67 % of the estimated work, 25 s so far, about 10 s left",
+        "3/3 units, 100 % of the estimated work, 35 s so far"]
     assert "\x1b" not in log.getvalue() and "\r" not in log.getvalue()
 
 
@@ -72,19 +72,18 @@ def test_a_bar_shows_no_rate_and_no_time_left_before_its_first_step():
     study.close()
 
 
-def test_the_estimated_total_is_printed_again_when_the_pace_moves_it_by_more_than_30_percent():
+def test_the_estimated_total_is_printed_again_when_the_pace_since_the_first_unit_moves_it_by_over_30_percent():
     log, clock = io.StringIO(), FakeClock()
     bar = StudyBar(Progress(stream=log), work_s=40.0, count=4, before_s=10.0, estimate_s=30.0, clock=clock)
-    clock.now = 15.0  # a quarter of the work in 15 s: 10 s start-up + 4 x 15 s = 70 s, over 30 % above 30 s
+    clock.now = 20.0  # the first unit, one-time costs and all: no pace yet, nothing printed
     bar.advance(10.0)
-    clock.now = 27.5  # half in 27.5 s: 65 s, within 30 % of the 70 s printed: no new line
+    clock.now = 30.0  # the second, 10 s later: 2 more units at that pace, 10 + 30 + 20 = 60 s
     bar.advance(10.0)
-    clock.now = 40.0  # three quarters in 40 s: 63 s
+    clock.now = 40.0  # still 60 s: nothing new to print
     bar.advance(10.0)
     lines = [line for line in log.getvalue().splitlines() if line.startswith("estimated")]
-    assert lines == ["estimated total now 70 s at the pace of the first 1 of 4 units (was 30 s)"]
-    assert bar.refreshed == [(70.0, 1)]
-    assert bar.projected_s() == 10.0 + 40.0 * 40.0 / 30.0
+    assert lines == ["estimated total now 60 s at the pace of the first 2 of 4 units (was 30 s)"]
+    assert bar.refreshed == [(60.0, 2)] and bar.projected_s() == 60.0
 
 
 def test_quiet_prints_nothing_at_all():

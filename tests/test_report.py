@@ -361,8 +361,9 @@ def test_a_tuning_loss_is_said_plainly_with_the_interval_of_the_difference():
                                 "seed there is no interval, so the difference is not yet confirmed.")
     gain = change_sentence(paired_versus([0.80, 0.81, 0.82], [0.90, 0.92, 0.92]), "Tuning")
     assert not gain["worse"]
-    assert plain(gain["text"]) == ("Tuning raised test accuracy by 10.33 points (81.00 % → 91.33 %); the 95 % interval of "
-                            "the difference, paired over 3 seeds, is +8.90 to +11.77 points: beyond seed noise.")
+    assert plain(gain["text"]) == ("Tuning raised test accuracy by 10.33 points (81.00 % → 91.33 %); the 95 % "
+                                   "interval of the difference, paired over 3 seeds, is +8.90 to +11.77 points: "
+                                   "beyond seed noise.")
     noisy = change_sentence(paired_versus([0.80, 0.83, 0.78], [0.81, 0.80, 0.81]), "mine, measured against baseline,")
     assert plain(noisy["text"]).startswith("mine, measured against baseline, raised test accuracy by 0.33 points")
     assert plain(noisy["text"]).endswith("within seed noise.") and not noisy["worse"]

@@ -30,7 +30,7 @@ TUNED_DEFAULTS: dict[str, Any] = {
     "epochs": 10, "batch_size": 32, "learning_rate": 0.001, "dropout": 0.0, "activation": "relu",
     "kernel_initializer": "glorot_uniform", "neurons1": 128, "neurons2": 64, "optimizer": "adam",
 }
-# The reference protocol's grids at each profile's size: smoke 1-2 values a stage (about 30 s for
+# The reference protocol's grids at each profile's size: smoke 1-2 values a stage (about a minute for
 # 2 seeds), quick 2 (about 7 minutes for 3 seeds), reference the post's own 3-6.
 GRIDS: dict[str, dict[str, list[Any]]] = {
     "smoke": {"epochs": [1, 2], "batch_size": [32, 64], "learning_rate": [0.001, 0.003], "dropout": [0.0],

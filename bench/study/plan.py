@@ -1,16 +1,20 @@
 """A study's configuration and its plan: what it will do (runs, fits, epochs) and how long that takes.
 
 The estimate is a cost model fitted to fresh-process studies on a 2-core CPU (AMD EPYC, the fast
-path), start-up and first compiles included. Measured there: smoke, 2 seeds: 41.5 s, model 41.8 s;
-quick, 3 seeds: 464 s (with other work on the machine), model 411 s. Per fit it charges a fixed
-cost (build, trace, CV scoring), an XLA compile when the fit is long enough to compile, and
-training time of images x epochs x the model's own seconds per image-epoch (``ModelSpec.cost``),
-slower at small batches; per run it adds the per-epoch validation pass and the final evaluation
-and prediction. A staged search is costed stage by stage, assuming each stage's likely winner.
+path) with nothing else running, first compiles included. Per fit it charges a fixed cost (build,
+trace, CV scoring), an XLA compile when the fit is long enough to compile, and training time of
+images x epochs x the model's own seconds per image-epoch (``ModelSpec.cost``), slower at small
+batches; per run it adds the per-epoch validation pass, the final evaluation and the timed test
+passes, each inference call at its own fixed cost. A staged search is costed stage by stage,
+assuming each stage's likely winner. The driver then puts the start-up as it went in place of
+START_UP_S and slows the units by the machine's load (``Plan.at_speed``, ``bench.study.speed``).
+Smoke x 2 seeds, measured there: 60-68 s alone (estimated 64-65 s), 65-69 s beside one CPU-bound process
+(estimated 73-74 s).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -25,14 +29,22 @@ from bench.profiles import Profile
 from bench.progress import format_duration
 from bench.train.tuning import HALVING_FACTOR
 
-START_UP_S = 6.0  # import TensorFlow, read and check the data, collect the environment
-SECONDS_PER_FIT = 0.8  # build, trace, score the held-out fold: smoke fits of 1,600 images take 0.6-0.9 s
+START_UP_S = 6.0  # import TensorFlow, read and check the data, collect the environment (measured: at_speed)
+# Build, trace, and score the held-out fold (a run's fit validates instead). Smoke stages of 6 fits of 1,600
+# images took 6.8-7.6 s on an idle machine (2 cores, Keras 3.15), 0.04-0.07 s of each fit training.
+SECONDS_PER_FIT = 1.1
 SECONDS_PER_RUN = 0.5  # a run's own bookkeeping: mistakes, per-class scores, writing its file
 # Added to SECONDS_PER_FIT when the epoch loop compiles. Quick stage 1 took 2.83 s at 5 epochs and 4.49 s at
 # 10: 1.17 s fixed per fit, SECONDS_PER_FIT included, which leaves 0.37 s for the compile. 0.6 is the value
 # the whole-study estimates were checked with (b67ef9f: smoke 41.7 s est. vs 41.5 s, quick 411 s vs 464 s).
 SECONDS_PER_XLA_COMPILE = 0.6
 INFERENCE_SHARE = 1 / 3  # a forward pass is about a third of a training step
+# Inference costs more than its arithmetic: each Keras predict or evaluate call 0.12 s whatever its size, and
+# each image about 6e-6 s besides the forward pass (the baseline: 1,000 images in 0.13 s, 10,000 in 0.24 s).
+# A smoke run of the baseline took 2.9-3.3 s, 1.2-1.4 s of it fitting; the model said 1.4 s before counting
+# its 11 calls (the timed test passes of bench.train.training.INFERENCE_REPEATS among them).
+INFERENCE_CALL_S = 0.12
+INFERENCE_IMAGE_S = 6e-6
 # A unit given fewer TensorFlow threads than the machine has cores runs slower than the in-process
 # runs this model was fitted to, by (cores / threads) ** THREAD_EXPONENT. How much slower depends on
 # the model's width, which the model does not see: measured at 1 thread on 2 cores, quick tuned runs
@@ -88,6 +100,14 @@ class Plan:
     estimate_s: float
     costs: dict[str, ModelCost] = field(default_factory=dict)
 
+    def at_speed(self, slowdown: float, started_s: float) -> Plan:
+        """This plan on this machine as it is now: the start-up as it went (``started_s``, measured) instead of
+        START_UP_S, and every unit ``slowdown`` times the cost model's seconds (``bench.study.speed``)."""
+        costs = {name: ModelCost(c.run_s * slowdown, [s * slowdown for s in c.stage_s])
+                 for name, c in self.costs.items()}
+        work_s = self.estimate_s - START_UP_S
+        return dataclasses.replace(self, estimate_s=started_s + slowdown * work_s, costs=costs)
+
     def describe(self, config: StudyConfig) -> str:
         return (f"{config.name}: profile {config.profile.name}, {plural(len(config.seeds), 'seed')} {config.seeds} x "
                 f"models {config.models} = {self.runs} runs; {self.tuning_searches} {config.profile.search} tuning "
@@ -118,10 +138,15 @@ def fit_of(setup: ModelSetup, params: dict, images: float) -> Fit:
     return Fit(images, epochs, batch_size, spec.cost(params), spec.family.compiles(spec, params))
 
 
-def run_seconds(fit: Fit, n_validation: int, n_test: int) -> float:
-    """A run: its fit, validation every epoch, then evaluating train / validation / test and predicting."""
-    inferred = n_validation * fit.epochs + fit.images + n_validation + 2 * n_test
-    return SECONDS_PER_RUN + fit.seconds() + inferred * fit.per_image * INFERENCE_SHARE
+def run_seconds(fit: Fit, n_validation: int, n_test: int, call_s: float = INFERENCE_CALL_S) -> float:
+    """A run: its fit, validation every epoch, evaluating train / validation / test, then predicting the test
+    set once to warm up and INFERENCE_REPEATS times timed. ``call_s``: each of those calls' own cost."""
+    from bench.train.training import INFERENCE_REPEATS  # here: that module imports scikit-learn's metrics
+
+    calls = fit.epochs + 3 + 1 + INFERENCE_REPEATS
+    inferred = n_validation * fit.epochs + fit.images + n_validation + (1 + INFERENCE_REPEATS) * n_test
+    per_image = INFERENCE_IMAGE_S + fit.per_image * INFERENCE_SHARE
+    return SECONDS_PER_RUN + fit.seconds() + calls * call_s + inferred * per_image
 
 
 def search_rounds(search: str, candidates: int) -> list[tuple[int, float]]:
@@ -204,7 +229,8 @@ def plan(config: StudyConfig, n_available: int = 60000) -> Plan:
         fit = fit_of(setup, params, n_fit)
         epochs += round(fit.epochs) * seeds if setup.spec.family.epochs else 0
         slower = thread_slowdown(config.threads_per_run)
-        costs[setup.name] = ModelCost(slower * run_seconds(fit, n_val, n_test), [slower * x for x in stage_s])
+        call_s = INFERENCE_CALL_S if setup.spec.family.epochs else 0.0  # an estimator's predict is a plain call
+        costs[setup.name] = ModelCost(slower * run_seconds(fit, n_val, n_test, call_s), [slower * x for x in stage_s])
     return Plan(runs=seeds * len(config.setups), tuning_searches=searches, fits=fits, epochs=epochs,
                 estimate_s=START_UP_S + _parallel_seconds(config, costs), costs=costs)
 
