@@ -94,7 +94,9 @@ def test_by_machine_holds_the_latest_entry_of_each_machine_and_stack(base):
     accuracies = [r.test_accuracy for r in a[4].runs if r.model == "baseline"]
     summary = scipy_stats.t.interval(0.95, 2, loc=np.mean(accuracies), scale=scipy_stats.sem(accuracies))
     assert rows[0].mean == pytest.approx(np.mean(accuracies)) and rows[0].ci == pytest.approx(summary)
-    assert rows[0].seeds == 3 and rows[0].epoch_s.n == 3 and rows[0].machine.startswith("Intel(R) Xeon(R)")
+    assert rows[0].seeds == 3 and rows[0].epoch_s.n == 3
+    # the committed study's own machine (whichever wrote it), then the one made up here
+    assert "AMD EPYC 9654" not in rows[0].machine and rows[1].machine.startswith("AMD EPYC 9654")
     text = format_by_machine(rows)
     assert text.splitlines()[0].split()[:3] == ["model", "machine", "stack"]
     assert f"baseline  {a[0].machine_id}" in text and "AMD EPYC 9654" in text
