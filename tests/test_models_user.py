@@ -297,3 +297,18 @@ def test_a_user_model_with_convolutions_or_pooling_trains_without_xla(tmp_path):
     cnn, mlp = map(finalize, models.resolve(names, profiles.resolve("smoke")))
     assert cnn.spec.options.jit_compile is False and cnn.spec.options.epoch_loop == FAST.epoch_loop
     assert mlp.spec.options == FAST
+
+
+@pytest.mark.slow
+def test_a_user_model_trained_without_xla_is_timed_on_this_machine_and_one_with_xla_is_not(tmp_path):
+    """The study's estimate costs a user's model by its own training step (bench.study.speed): the README's
+    small CNN was estimated at 83 s by the default cost and took 5.2 min."""
+    from bench.models.user import finalize
+
+    (tmp_path / "cnn.py").write_text(KERAS_MODEL)
+    (tmp_path / "mlp.py").write_text(COMPILED_MODEL)
+    names = [f"small={tmp_path / 'cnn.py'}:build", f"dense={tmp_path / 'mlp.py'}:build"]
+    cnn, mlp = map(finalize, models.resolve(names, profiles.resolve("smoke")))
+    seconds = cnn.spec.family.seconds_per_image(cnn.spec, cnn.params)
+    assert 0 < seconds < 1, seconds  # per image: a sanity bound, not a speed limit
+    assert mlp.spec.family.seconds_per_image(mlp.spec, mlp.params) is None

@@ -93,3 +93,32 @@ def test_the_last_line_names_the_estimates_the_wall_time_is_compared_with():
     refreshed = SimpleNamespace(manifest=SimpleNamespace(estimate_s=42.0),
                                 bar=SimpleNamespace(refreshed=[(130.0, 1), (84.0, 3)], count=10))
     assert Driver._estimated(refreshed) == "estimated 42 s at start, 84 s after 3 of 10 units"
+
+
+class _TimedFamily:
+    """A family that times a user's model at 1e-4 s per image-epoch (what the Keras family measures)."""
+
+    def __init__(self, seconds):
+        self.seconds, self.asked = seconds, []
+
+    def seconds_per_image(self, spec, params):
+        self.asked.append(spec.name)
+        return self.seconds
+
+    def __getattr__(self, name):  # everything else as the built-in's family
+        return getattr(models.builtins()["baseline"].family, name)
+
+
+def test_a_user_model_is_costed_by_its_own_timed_training_step_and_built_ins_are_not():
+    import dataclasses
+
+    profile = profiles.resolve("smoke")
+    baseline, tuned = models.resolve(["baseline", "tuned"], profile)
+    family = _TimedFamily(1e-4)
+    mine = dataclasses.replace(tuned, spec=dataclasses.replace(tuned.spec, name="mine", user=True, family=family))
+    config = speed.with_measured_costs(dataclasses.make_dataclass("C", ["setups"])([baseline, mine]))
+    assert family.asked == ["mine"]  # the user's model only
+    assert config.setups[0] is baseline and config.setups[1].spec.cost({}) == 1e-4
+    untimed = dataclasses.replace(mine, spec=dataclasses.replace(mine.spec, family=_TimedFamily(None)))
+    (kept,) = speed.with_measured_costs(dataclasses.make_dataclass("C", ["setups"])([untimed])).setups
+    assert kept is untimed  # a family that cannot time it leaves the default cost

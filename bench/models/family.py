@@ -45,6 +45,11 @@ class Family:
         """A user's model checked once, before training; returns its input shape if it has one."""
         return None
 
+    def seconds_per_image(self, spec, params: dict[str, Any]) -> float | None:
+        """A user's model's training seconds per image-epoch at batch 32, timed on this machine; None when the
+        family cannot time it faithfully (the cost model's default then stands)."""
+        return None
+
     def options_for(self, built: Any, options):
         """How a user's model, as built, is trained by the fast path (a family without one ignores it)."""
         return options

@@ -15,6 +15,7 @@ finished units (``bench.progress.StudyBar``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -65,3 +66,18 @@ def slowdown(others: float, cores: int | None = None) -> float:
     filling = min(others, cores - 1) / (cores - 1) if cores > 1 else 0.0
     beyond = max(0.0, others - (cores - 1)) * 2 / cores
     return min(MAX_SLOWDOWN, 1.0 + ONE_BUSY * filling + CONTENTION * beyond)
+
+
+def with_measured_costs(config):
+    """The study's config with each user model that its family can time costed by its own training step on this
+    machine (``Family.seconds_per_image``), instead of the cost model's default for a model it does not know."""
+    setups = [_measured(setup) for setup in config.setups]
+    return dataclasses.replace(config, setups=setups)
+
+
+def _measured(setup):
+    spec = setup.spec
+    seconds = spec.family.seconds_per_image(spec, setup.params) if spec.user else None
+    if seconds is None:
+        return setup
+    return dataclasses.replace(setup, spec=dataclasses.replace(spec, cost=lambda params, s=seconds: s))
