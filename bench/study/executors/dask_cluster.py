@@ -39,6 +39,7 @@ CONNECT_TIMEOUT = "15s"
 REPLACE_AFTER_S = 60.0  # a local cluster without a worker this long gets a new one (a restart takes ~10 s)
 GIVE_UP_AFTER_S = 600.0  # ... and pending units fail after this long without any worker
 POLL_S = 0.2
+WATCH_EVERY_S = 5.0  # an existing cluster's scheduler is asked for its workers this often, not every poll
 
 
 @dataclass
@@ -97,6 +98,7 @@ class DaskExecutor(Executor):
         self.cluster = self.client = None
         self.pending: dict[str, object] = {}
         self.completed = None
+        self.asked_at, self.last_count = -WATCH_EVERY_S, 1
 
     def __enter__(self) -> DaskExecutor:
         quiet = logging.CRITICAL if self.progress.quiet else logging.ERROR
@@ -144,10 +146,20 @@ class DaskExecutor(Executor):
                 error = value[1] if isinstance(value, tuple) else value
                 yield Outcome(unit, error=f"{type(error).__name__}: {error}")
 
+    def _workers_now(self) -> int:
+        """Workers alive: a local cluster's own record, kept current by its comm with the scheduler (no
+        round trip); an existing cluster's, asked of its scheduler at most every ``WATCH_EVERY_S``."""
+        if self.cluster is not None:
+            return len(self.cluster.scheduler_info.get("workers", {}))
+        now = time.monotonic()
+        if now - self.asked_at >= WATCH_EVERY_S:
+            self.asked_at, self.last_count = now, len(self.client.scheduler_info(n_workers=-1)["workers"])
+        return self.last_count
+
     def _watch(self, watchdog: Watchdog):
         """Wait a moment for a unit to finish; act on a cluster that has lost every worker."""
         time.sleep(POLL_S)
-        action = watchdog.step(time.monotonic(), len(self.client.scheduler_info(n_workers=-1)["workers"]))
+        action = watchdog.step(time.monotonic(), self._workers_now())
         if action == "add worker":
             self.progress.say(f"no Dask worker for {REPLACE_AFTER_S:.0f} s; starting a new one")
             self.cluster.scale(len(self.cluster.worker_spec) + 1)
