@@ -32,9 +32,15 @@ def start_fmbench(*args: str) -> subprocess.Popen:
     """The CLI started in the background in its own process group (as a terminal's job), for tests
     that interrupt or race it."""
     env = {**os.environ, "FMBENCH_DATA_DIR": str(data_folder()), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # Ctrl-C as a terminal would deliver it: a shell that started the test run in the background (`cmd &`)
+    # hands it SIGINT ignored, Python then keeps it ignored, and this study ran to its end (seen here).
     return subprocess.Popen([sys.executable, "-m", "bench.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=tempfile.gettempdir(),
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(condition, what: str, process: subprocess.Popen | None = None, timeout: float = 600) -> None:
