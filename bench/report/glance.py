@@ -17,6 +17,7 @@ comparison sentence here carries its interval.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
 from bench.analysis.significance import Difference, difference_of_means, paired_difference
@@ -159,11 +160,8 @@ def speed_sentence(scored: list) -> dict:
 def _median(group, metric: str) -> float | None:
     if metric not in METRICS:
         return None
-    values = sorted(metric_values(group.ok_runs, metric))
-    if not values:
-        return None
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    values = metric_values(group.ok_runs, metric)
+    return statistics.median(values) if values else None
 
 
 def glance_rows(groups: list) -> list[dict]:
